@@ -1,0 +1,51 @@
+"""One settings object for the whole server, read from PIXELFORGE_* environment variables.
+
+Build it in the app factory or the CLI command (``Settings()``), never at import time, so tests
+and commands can point every part at their own data directory. Every field is documented in
+README.md (a test fails when one is not).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "pixelforge"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PIXELFORGE_", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where the SQLite database, output files and the URL-signing secret live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default is the SQLite "
+        "file <data_dir>/pixelforge.sqlite3. PostgreSQL: "
+        "postgresql+psycopg://user:pass@host/db",
+    )
+    engine: str = Field(
+        default="tiny",
+        description="Image generator: 'tiny' (embedded CPU model) or "
+        "'diffusers' (real checkpoints, see models_config).",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `pixelforge serve` binds.")
+    port: int = Field(default=8765, description="Port `pixelforge serve` binds.")
+    public_base_url: str | None = Field(
+        default=None, description="Base URL used in output_urls; default http://<host>:<port>."
+    )
+    job_workers: int = Field(default=1, ge=1, description="Generation jobs run at once in this process.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'pixelforge.sqlite3'}"
