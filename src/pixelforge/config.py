@@ -43,6 +43,40 @@ class Settings(BaseSettings):
         default=None, description="Base URL used in output_urls; default http://<host>:<port>."
     )
     job_workers: int = Field(default=1, ge=1, description="Generation jobs run at once in this process.")
+    job_timeout_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="A generation job running longer than this is cancelled, failed and refunded.",
+    )
+    max_body_bytes: int = Field(
+        default=20_000_000, ge=1024, description="Largest HTTP request body accepted (413 above it)."
+    )
+    max_base64_chars: int = Field(
+        default=8_000_000,
+        ge=64,
+        description="Longest base64 string accepted in one image field (input_image, ...).",
+    )
+    max_input_pixels: int = Field(
+        default=16_777_216,
+        ge=1,
+        description="Largest decoded input image (width*height), checked from its header before decoding.",
+    )
+    rate_limit_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description="Requests per minute per API key (429 + Retry-After above it); 0 = off.",
+    )
+    rate_limit_burst: int = Field(
+        default=120, ge=1, description="Requests one key may send at once before the per-minute rate applies."
+    )
+    output_ttl_s: int = Field(
+        default=86_400, ge=1, description="Lifetime of generated files and of their signed output_urls."
+    )
+    credit_value_usd: float = Field(
+        default=0.01,
+        gt=0,
+        description="USD value of one legacy credit (credit_cost, remaining_credits, credits).",
+    )
 
     @property
     def resolved_database_url(self) -> str:
