@@ -43,6 +43,51 @@ class Settings(BaseSettings):
         default=None, description="Base URL used in output_urls; default http://<host>:<port>."
     )
     job_workers: int = Field(default=1, ge=1, description="Generation jobs run at once in this process.")
+    models_config: Path | None = Field(
+        default=None,
+        description="TOML model registry for the diffusers engine (families, checkpoints, LoRAs, styles); "
+        "merged over the shipped default registry. See README 'Real models'.",
+    )
+    diffusers_device: str = Field(
+        default="auto",
+        description="Device for the diffusers engine: auto (cuda, then mps, then cpu), cuda, mps, cpu.",
+    )
+    diffusers_dtype: str = Field(
+        default="auto",
+        description="Weights dtype for the diffusers engine: auto (float16 on cuda/mps, float32 on cpu), "
+        "float16, bfloat16, float32.",
+    )
+    diffusers_offload: str = Field(
+        default="none",
+        description="CPU offload for the diffusers engine on CUDA: none, model (moderate VRAM), "
+        "sequential (least VRAM, slowest).",
+    )
+    models_allow_download: bool = Field(
+        default=False,
+        description="Let the diffusers engine download missing weights from the Hugging Face Hub at load "
+        "time; by default it only reads local paths and the local HF cache (`pixelforge models pull`).",
+    )
+    prompt_llm_url: str | None = Field(
+        default=None,
+        description="Base URL of an OpenAI-compatible chat endpoint (llama.cpp, vLLM, Ollama: "
+        "http://127.0.0.1:8080/v1) used to expand prompts; unset: style templates only.",
+    )
+    prompt_llm_model: str = Field(
+        default="default", description="Model name sent to the prompt LLM endpoint."
+    )
+    prompt_llm_api_key: str | None = Field(
+        default=None, description="Bearer key for the prompt LLM endpoint."
+    )
+    prompt_llm_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Timeout of one prompt-expansion call; on timeout the template alone is used.",
+    )
+    pricing_file: Path | None = Field(
+        default=None,
+        description="TOML file overriding the shipped prices (pixelforge/catalog/pricing.toml) "
+        "class by class; default: the shipped prices.",
+    )
     job_timeout_s: float = Field(
         default=600.0,
         gt=0,
