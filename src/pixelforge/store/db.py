@@ -1,0 +1,151 @@
+"""``Database``: one SQLAlchemy engine, two kinds of sessions, and the Alembic upgrade.
+
+- ``db.session()``: a read session (SQLite: a deferred ``BEGIN``, so readers never block writers in
+  WAL mode); closed, never committed, on exit. Use it for lookups.
+- ``db.transaction()``: a write transaction, committed on success and rolled back on error. On
+  SQLite it starts with ``BEGIN IMMEDIATE``: the write lock is taken up front, so two writers queue
+  on the busy timeout instead of one failing with "database is locked" when it upgrades a read lock
+  halfway through (the deadlock that a plain deferred ``BEGIN`` invites).
+
+SQLite: the pysqlite driver's own transaction handling is switched off and SQLAlchemy's ``begin``
+event emits the ``BEGIN`` itself (the recipe in SQLAlchemy's pysqlite dialect documentation,
+"Serializable isolation / Savepoints / Transactional DDL"); every connection gets WAL,
+``foreign_keys=ON`` and a busy timeout. PostgreSQL: psycopg 3 (``postgresql+psycopg://``; a bare
+``postgresql://`` or ``postgres://`` URL is given that driver), READ COMMITTED, with row locks
+where it matters (ledger debits use a conditional UPDATE, job claims ``FOR UPDATE SKIP LOCKED``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from pixelforge.config import Settings
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Any constant: serialises concurrent `migrate()` calls (a `keys create` racing a `serve` start).
+_PG_MIGRATION_LOCK = 0x706978656C66  # "pixelf"
+_WRITE_OPTION = "pixelforge_write"
+
+
+def normalize_url(url: str | URL) -> URL:
+    u = make_url(url)
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    return u
+
+
+class Database:
+    def __init__(self, url: str | URL, *, pool_size: int | None = None, echo: bool = False) -> None:
+        self.url = normalize_url(url)
+        self.dialect = self.url.get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.dialect == "sqlite":
+            database = self.url.database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        else:
+            kwargs["pool_pre_ping"] = True
+        if pool_size is not None and not (self.dialect == "sqlite" and self._is_memory):
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = max(10, pool_size // 2)
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            _install_sqlite_hooks(self.engine)
+        self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+
+    @property
+    def _is_memory(self) -> bool:
+        return self.url.database in (None, "", ":memory:")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> Database:
+        return cls(settings.resolved_database_url, **kwargs)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session for reading; nothing it changes is committed (use ``transaction()`` to write).
+        Objects it loaded stay usable after the block (detached, not expired)."""
+        with self._read_sessions() as s:
+            yield s
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        with self._write_sessions() as s, s.begin():
+            yield s
+
+    def migrate(self, revision: str = "head") -> None:
+        """Upgrade the schema to ``revision`` with the Alembic scripts shipped in the package.
+        Safe to call on every start, from several processes at once."""
+        from alembic import command
+
+        cfg = alembic_config()
+        with self._write_engine.begin() as conn:
+            if self.is_postgresql:
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+
+    def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+def alembic_config() -> Any:
+    from alembic.config import Config
+
+    cfg = Config(str(MIGRATIONS_DIR / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy: pysqlite would otherwise BEGIN lazily (only before
+        # DML) and commit behind our back before DDL.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA journal_mode = WAL")
+            # Durable at each checkpoint, and safe against corruption: the usual WAL pairing.
+            cur.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(_WRITE_OPTION):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from pixelforge.config import Settings
+from pixelforge.store import Database
+from pixelforge.store.db import normalize_url
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Database:
+    db = Database(f"sqlite:///{tmp_path / 'nested' / 'dir' / 'db.sqlite3'}")
+    db.migrate()
+    yield db
+    db.dispose()
+
+
+def test_sqlite_pragmas(sqlite_db: Database) -> None:
+    with sqlite_db.session() as s:
+        assert s.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert s.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert s.execute(text("PRAGMA busy_timeout")).scalar() == 30_000
+
+
+def _other_writer_blocked(path: str) -> bool:
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError as exc:
+        assert "locked" in str(exc)
+        return True
+    finally:
+        other.close()
+
+
+def test_sqlite_write_transactions_begin_immediate(sqlite_db: Database) -> None:
+    path = sqlite_db.url.database
+    with sqlite_db.transaction() as s:
+        s.execute(text("SELECT 1"))  # no write yet, but the write lock is already held
+        assert _other_writer_blocked(path)
+    assert not _other_writer_blocked(path)
+    with sqlite_db.session() as s:
+        s.execute(text("SELECT count(*) FROM accounts"))  # readers take no write lock
+        assert not _other_writer_blocked(path)
+
+
+def test_sqlite_transaction_rolls_back_on_error(sqlite_db: Database) -> None:
+    with pytest.raises(RuntimeError), sqlite_db.transaction() as s:
+        s.execute(
+            text(
+                "INSERT INTO accounts (id, name, balance_micros, created_at)"
+                " VALUES ('a', 'n', 0, '2026-01-01')"
+            )
+        )
+        raise RuntimeError
+    with sqlite_db.session() as s:
+        assert s.execute(text("SELECT count(*) FROM accounts")).scalar() == 0
+
+
+def test_sqlite_foreign_keys_enforced(sqlite_db: Database) -> None:
+    with pytest.raises(Exception, match="FOREIGN KEY"), sqlite_db.transaction() as s:
+        s.execute(
+            text(
+                "INSERT INTO api_keys (id, account_id, name, key_hash, display_prefix, created_at)"
+                " VALUES ('k', 'missing', 'n', 'h', 'p', '2026-01-01')"
+            )
+        )
+
+
+def test_url_normalisation_and_settings(tmp_path: Path) -> None:
+    assert normalize_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
+    assert normalize_url("postgres://u@h/db").drivername == "postgresql+psycopg"
+    assert normalize_url("sqlite:///x.db").drivername == "sqlite"
+    db = Database.from_settings(Settings(data_dir=tmp_path / "d"))
+    try:
+        assert db.is_sqlite and db.url.database == str(tmp_path / "d" / "pixelforge.sqlite3")
+        db.migrate()
+        assert (tmp_path / "d" / "pixelforge.sqlite3").exists()
+    finally:
+        db.dispose()
+    assert "secret" not in repr(Database("postgresql://u:secret@h/db"))
