@@ -1,0 +1,143 @@
+"""POST /v1/inferences (+ /legacy), tasks, credits. Thin: parse, call the service, render."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from pixelforge.api import render
+from pixelforge.api.deps import AppContext, Auth, Context, CreditsAuth
+from pixelforge.api.errors import code_message
+from pixelforge.api.schemas import (
+    AcceptedResponse,
+    CreditsResponse,
+    ErrorEnvelope,
+    ErrorMsgList,
+    InferenceRequest,
+    InferenceResponse,
+    LegacyInferenceResponse,
+    TaskListResponse,
+    TaskResponse,
+)
+from pixelforge.service import InferenceInput, Submission
+from pixelforge.store import AuthContext
+
+router = APIRouter(prefix="/v1/inferences", tags=["inferences"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorEnvelope | ErrorMsgList, "description": "Invalid input or insufficient balance"},
+    401: {"model": ErrorEnvelope, "description": "Missing or invalid X-RD-Token"},
+    404: {"model": ErrorEnvelope, "description": "Style or task not found"},
+    413: {"model": ErrorEnvelope, "description": "Request body too large"},
+    422: {"model": ErrorMsgList, "description": "Body failed validation"},
+    429: {"model": ErrorEnvelope, "description": "Rate limited (see Retry-After)"},
+}
+ACCEPTED_MESSAGE = "Inference accepted. Poll GET /v1/inferences/tasks/{task_id} for status."
+
+
+async def _wait(ctx: AppContext, account_id: str, sub: Submission) -> None:
+    """Await the job without holding a thread; re-check the row now and then (another process may run it)."""
+    done = asyncio.wrap_future(sub.done)
+    while True:
+        try:
+            await asyncio.wait_for(asyncio.shield(done), timeout=2.0)
+            return
+        except TimeoutError:
+            view = await run_in_threadpool(ctx.service.task, account_id, sub.task_id)
+            if view.status in ("succeeded", "failed"):
+                return
+
+
+async def _infer(ctx: AppContext, auth: AuthContext, body: InferenceRequest, shape: str) -> Any:
+    inp = InferenceInput.from_mapping(body.model_dump(exclude={"check_cost", "async_"}))
+    if body.check_cost:
+        prepared = await run_in_threadpool(ctx.service.quote, inp)
+        balance = (
+            0 if shape == render.LEGACY else await run_in_threadpool(ctx.service.balance, auth.account_id)
+        )
+        return render.check_cost_body(ctx, prepared, balance, shape)
+    sub = await run_in_threadpool(ctx.service.submit, auth, inp, {"shape": shape})
+    if body.async_:
+        return JSONResponse(
+            {
+                "status": "accepted",
+                "task_id": sub.task_id,
+                "message": ACCEPTED_MESSAGE.replace("{task_id}", sub.task_id),
+            }
+        )
+    await _wait(ctx, auth.account_id, sub)
+    view = await run_in_threadpool(ctx.service.task, auth.account_id, sub.task_id)
+    if view.status != "succeeded" or view.outcome is None:
+        error = view.error or {}
+        status = int(error.get("status_code", 500))
+        message = str(error.get("detail") or error.get("message") or "Unable to run inference.")
+        return code_message(status if 400 <= status < 600 else 500, "inference_failed", message)
+    return await run_in_threadpool(render.outcome_body, ctx, view.outcome)
+
+
+@router.post(
+    "",
+    response_model=InferenceResponse | AcceptedResponse,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    summary="Generate images (RD /v1/inferences)",
+)
+async def create_inference(ctx: Context, auth: Auth, body: InferenceRequest) -> Any:
+    return await _infer(ctx, auth, body, "v1")
+
+
+@router.post(
+    "/legacy",
+    response_model=LegacyInferenceResponse | AcceptedResponse,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    summary="Generate images, older response shape (credit_cost, remaining_credits, type)",
+)
+async def create_inference_legacy(ctx: Context, auth: Auth, body: InferenceRequest) -> Any:
+    return await _infer(ctx, auth, body, render.LEGACY)
+
+
+@router.get(
+    "/tasks",
+    response_model=TaskListResponse,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    summary="This key's account's recent tasks, newest first (to recover a lost task id)",
+)
+def list_tasks(ctx: Context, auth: Auth, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Any:
+    views = ctx.service.tasks(auth.account_id, limit)
+    tasks = []
+    for view in views:
+        view.outcome = None  # summaries: fetch one task for its result
+        tasks.append(render.task_body(ctx, view))
+    return {"tasks": tasks}
+
+
+@router.get(
+    "/tasks/{task_id}",
+    response_model=TaskResponse,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    summary="One async task: pending, running, succeeded (with result) or failed (with error)",
+)
+def get_task(ctx: Context, auth: Auth, task_id: str) -> Any:
+    return render.task_body(ctx, ctx.service.task(auth.account_id, task_id))
+
+
+@router.get(
+    "/credits",
+    response_model=CreditsResponse,
+    responses={
+        401: ERRORS[401],
+        403: {"model": ErrorEnvelope, "description": "Invalid token"},
+        429: ERRORS[429],
+    },
+    summary="Remaining balance (USD) and legacy credits",
+)
+def credits(ctx: Context, auth: CreditsAuth) -> Any:
+    micros = ctx.service.balance(auth.account_id)
+    return {"credits": render.credits_left(ctx, micros), "balance": render.usd(micros)}

@@ -1,0 +1,31 @@
+"""Signed, expiring output URLs: ``/v1/files/{file_id}?expires=<unix>&signature=<hmac>``.
+
+The signature is HMAC-SHA256 over ``"{file_id}:{expires}"`` with the server's secret
+(``store.secrets.signing_key(data_dir)``), so a URL cannot be forged, extended or pointed at another
+file; file ids are random too. The URL is the only way to read a file.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+
+class UrlSigner:
+    def __init__(self, secret: bytes, base_url: str) -> None:
+        self._secret = secret
+        self.base_url = base_url.rstrip("/")
+
+    def signature(self, file_id: str, expires: int) -> str:
+        mac = hmac.new(self._secret, f"{file_id}:{expires}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    def path(self, file_id: str, expires: int) -> str:
+        return f"/v1/files/{file_id}?expires={expires}&signature={self.signature(file_id, expires)}"
+
+    def url(self, file_id: str, expires: int) -> str:
+        return self.base_url + self.path(file_id, expires)
+
+    def verify(self, file_id: str, expires: int, signature: str) -> bool:
+        return hmac.compare_digest(self.signature(file_id, expires), signature)
