@@ -28,4 +28,5 @@ class UrlSigner:
         return self.base_url + self.path(file_id, expires)
 
     def verify(self, file_id: str, expires: int, signature: str) -> bool:
-        return hmac.compare_digest(self.signature(file_id, expires), signature)
+        expected = self.signature(file_id, expires).encode()
+        return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
