@@ -2,7 +2,10 @@
 
 Used on model outputs rendered at native x k and by the dataset builder. ``mode`` keeps colours that
 exist in the source (no new in-between shades), which is what pixel art wants; ``mean`` is the
-alpha-weighted box average, better for photos and soft sources before palette reduction.
+alpha-weighted box average, better for photos and soft sources before palette reduction;
+``kcentroid`` is the centroid of the larger of two colour clusters in each cell: robust to noise
+like ``mean`` but not pulled towards a neighbouring colour that bleeds into the cell. Which to use
+for noisy model outputs is measured in benchmarks/pixel (see BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import numpy as np
 
 from pixelforge.pixel.alpha import _check_rgba, harden_alpha
 
-DownscaleMethod = Literal["mode", "mean"]
+DownscaleMethod = Literal["mode", "mean", "kcentroid"]
 
 
 def downscale(
@@ -38,7 +41,11 @@ def downscale(
         return _mean(cells, alpha_threshold)
     if method == "mode":
         return _mode(cells, alpha_threshold)
-    raise ValueError(f"unknown downscale method {method!r}; use 'mode' or 'mean'")
+    if method == "kcentroid":
+        from pixelforge.pixel.pixelate import kcentroid_resize
+
+        return harden_alpha(kcentroid_resize(img[: h * fy, : w * fx], h, w), alpha_threshold)
+    raise ValueError(f"unknown downscale method {method!r}; use 'mode', 'mean' or 'kcentroid'")
 
 
 def _mean(cells: np.ndarray, alpha_threshold: int) -> np.ndarray:

@@ -27,6 +27,13 @@ def extract_palette(img: np.ndarray, n_colors: int, seed: int = 0, iterations: i
     colors, counts = unique_colors(img)
     if len(colors) <= n_colors:
         return colors
+    if len(colors) > 32768:
+        # Photos: cluster on a 5-bit-per-channel histogram (mean colour of each bin), not 10^6 points.
+        key = ((colors[:, 0] >> 3).astype(np.int64) << 10) | ((colors[:, 1] >> 3) << 5) | (colors[:, 2] >> 3)
+        _bins, inv = np.unique(key, return_inverse=True)
+        w = np.bincount(inv, weights=counts.astype(np.float64))
+        sums = np.stack([np.bincount(inv, weights=colors[:, c] * counts) for c in range(3)], axis=1)
+        colors, counts = np.round(sums / w[:, None]).astype(np.uint8), w
     lab = rgb_to_oklab(colors)
     weights = counts.astype(np.float64)
     centers = _kmeans_pp_init(lab, weights, n_colors, np.random.default_rng(seed))
@@ -65,14 +72,41 @@ def map_to_palette(img: np.ndarray, palette: np.ndarray) -> np.ndarray:
     return out
 
 
+def palette_from_image(img: np.ndarray, max_colors: int = 256) -> np.ndarray:
+    """The colours of a palette image (e.g. an ``input_palette`` swatch strip): its distinct opaque
+    colours, most used first. More than ``max_colors`` distinct colours is refused: that is a
+    picture, not a palette (reduce it with :func:`extract_palette` instead)."""
+    colors, counts = unique_colors(img)
+    if len(colors) == 0:
+        raise ValueError("palette image has no opaque pixels")
+    if len(colors) > max_colors:
+        raise ValueError(f"palette image has {len(colors)} colours; at most {max_colors} allowed")
+    return colors[np.argsort(-counts, kind="stable")]
+
+
+def nearest_palette_index(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """Index of the perceptually nearest palette colour (OKLab) for ``(..., 3)`` RGB values."""
+    pal_lab = rgb_to_oklab(np.asarray(palette, np.uint8).reshape(-1, 3))
+    flat = np.asarray(rgb).reshape(-1, 3)
+    out = np.empty(len(flat), np.int64)
+    for i in range(0, len(flat), 65536):
+        out[i : i + 65536] = _nearest(rgb_to_oklab(flat[i : i + 65536]), pal_lab)
+    return out.reshape(np.asarray(rgb).shape[:-1])
+
+
 def reduce_colors(img: np.ndarray, n_colors: int, seed: int = 0) -> np.ndarray:
     """Quantise the opaque pixels of ``img`` to at most ``n_colors`` colours."""
     return map_to_palette(img, extract_palette(img, n_colors, seed=seed)) if n_colors else img.copy()
 
 
 def _nearest(points: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    d = ((points[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
-    return np.argmin(d, axis=1)
+    # |p - c|^2 = |p|^2 - 2 p.c + |c|^2; |p|^2 does not change the argmin. Chunked to bound memory.
+    out = np.empty(len(points), np.int64)
+    c2 = (centers**2).sum(axis=1)
+    step = max(1, 4_000_000 // max(len(centers), 1))
+    for i in range(0, len(points), step):
+        out[i : i + step] = np.argmin(c2[None, :] - 2 * points[i : i + step] @ centers.T, axis=1)
+    return out
 
 
 def _kmeans_pp_init(points: np.ndarray, weights: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

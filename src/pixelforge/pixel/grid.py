@@ -1,0 +1,498 @@
+"""Native-grid recovery: find the fake-pixel grid of an enlarged / blurred / compressed image and
+sample it back to one pixel per cell.
+
+How it works (per axis, x and y independently):
+
+1. **Edge profiles.** ``p1[x]`` sums, over all rows, the absolute colour step between pixel columns
+   ``x-1`` and ``x`` (peaks on cell boundaries of sharp or blurred nearest-neighbour upscales).
+   ``p2`` sums the absolute second difference (peaks on the interpolation knots, i.e. the cell
+   centres, of soft bilinear upscales, where ``p1`` is flat inside each cell). A robust noise floor
+   (the median) is subtracted.
+2. **Pitch.** The *coherence* ``c(f) = |sum p(x) exp(-2 pi i f x)| / sum p(x)`` is 1 when every edge
+   sits on a grid of period ``1/f`` and near 0 for edges in random places. It is read for all
+   frequencies at once from one zero-padded FFT of the (high-passed) profile, the best peak is
+   refined by parabolic interpolation, then multiples of that period are tried (a grid of pitch
+   ``s`` also explains every edge of the grid ``s/2``): the coarsest period that keeps most of the
+   coherence wins. Blur lowers the coherence of harmonics far more than that of the fundamental,
+   which is why soft inputs do not fall to half the pitch.
+3. **Boundaries.** The profile is demodulated at the found frequency and low-passed over a couple
+   of cells, which gives a *local* phase: a phase-locked cell coordinate ``u(x)`` whose integer
+   crossings are the cell boundaries. It follows slowly drifting grids and non-integer pitches
+   without ever assuming the first boundary is at 0. Partial cells narrower than half a cell at the
+   image border are dropped (they are slivers of the neighbouring margin).
+4. **Colours.** Each cell is read from its inner half (away from blurred boundaries) by box sums,
+   alpha is hardened at 128, and on noisy/compressed inputs near-identical cell colours are merged
+   into one so a flat area comes back as one colour.
+5. **Honesty.** ``detect_grid`` reports ``has_grid=False`` when the coherence peak does not stand
+   out of the spectrum or the recovered cells are not flat (a photo, a native-resolution sprite, a
+   tileset whose period is a tile, not a pixel); ``recover_native`` then returns the image unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from pixelforge.pixel.alpha import _check_rgba, harden_alpha
+
+# A pitch below this is not distinguishable from native pixel noise; cells must repeat at least
+# _MIN_CELLS times along an axis for a period to count as a grid.
+MIN_CELL = 2.0
+_MIN_CELLS = 3
+_PAD = 8  # FFT zero-padding factor: frequency bins 1/8 of the coherence peak width
+_ROW_CHUNK = 128
+_PROFILE_LINES = 256
+
+
+@dataclass(frozen=True)
+class AxisGrid:
+    """The grid along one axis: ``cell`` image pixels per native pixel (float), ``phase`` the image
+    coordinate of the first full cell boundary in ``[0, cell)``, ``edges`` the ``n+1`` boundaries
+    actually used (float image coordinates, first 0, last the image length), ``coherence`` in [0, 1]."""
+
+    cell: float
+    phase: float
+    coherence: float
+    peak_ratio: float
+    edges: np.ndarray = field(repr=False)
+    soft: bool = False  # bilinear-like ramps: colours are read from the cell centres only
+
+    @property
+    def count(self) -> int:
+        return len(self.edges) - 1
+
+
+@dataclass(frozen=True)
+class GridInfo:
+    """Result of :func:`detect_grid`.
+
+    ``has_grid`` False is the honest "no fake-pixel grid here" answer (native-resolution art, photos,
+    flat images, images too small to tell); ``cell_x``/``cell_y`` are then 1 and the native size is
+    the image size. ``confidence`` in [0, 1] combines the coherence of the edge grid and how flat
+    the recovered cells are.
+    """
+
+    has_grid: bool
+    cell_x: float
+    cell_y: float
+    phase_x: float
+    phase_y: float
+    confidence: float
+    width: int  # native size that recover_native returns
+    height: int
+    x: AxisGrid | None = field(default=None, repr=False)
+    y: AxisGrid | None = field(default=None, repr=False)
+
+
+def detect_grid(img: np.ndarray, min_cell: float = MIN_CELL, max_cell: float | None = None) -> GridInfo:
+    """Find the fake-pixel grid of an RGBA image (see the module docstring for the method)."""
+    _check_rgba(img)
+    h, w = img.shape[:2]
+    info, _ = _detect(img, min_cell, max_cell)
+    if info is None:
+        return _no_grid(w, h)
+    return info
+
+
+def recover_native(
+    img: np.ndarray,
+    grid: GridInfo | None = None,
+    *,
+    merge_colors: bool = True,
+    alpha_threshold: int = 128,
+) -> np.ndarray:
+    """Return the native-resolution RGBA image (one pixel per detected cell, hard alpha).
+
+    Without a grid (``has_grid`` False) the input comes back unchanged, alpha hardened.
+    ``merge_colors`` merges near-identical cell colours on noisy or compressed inputs; clean inputs
+    keep their exact colours either way.
+    """
+    _check_rgba(img)
+    if grid is None:
+        grid, cells = _detect(img, MIN_CELL, None)
+        if grid is None:
+            return harden_alpha(img, alpha_threshold)
+    else:
+        if not grid.has_grid or grid.x is None or grid.y is None:
+            return harden_alpha(img, alpha_threshold)
+        cells = _sample_cells(img, grid.x.edges, grid.y.edges, grid.x.soft, grid.y.soft)
+    return _finish(cells, merge_colors, alpha_threshold)
+
+
+def sample_grid(img: np.ndarray, x_edges: np.ndarray, y_edges: np.ndarray) -> np.ndarray:
+    """Read one colour per cell given explicit boundaries (inner-half mean, hard alpha)."""
+    _check_rgba(img)
+    return _finish(_sample_cells(img, np.asarray(x_edges, float), np.asarray(y_edges, float)), False, 128)
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Cells:
+    mean: np.ndarray  # (R, C, 4) float64
+    var: np.ndarray  # (R, C) float64, mean per-channel RGB variance inside the inner region
+    npix: np.ndarray  # (R, C)
+
+
+def _no_grid(w: int, h: int) -> GridInfo:
+    return GridInfo(False, 1.0, 1.0, 0.0, 0.0, 0.0, w, h)
+
+
+def _detect(
+    img: np.ndarray, min_cell: float, max_cell: float | None
+) -> tuple[GridInfo | None, _Cells | None]:
+    h, w = img.shape[:2]
+    if min(h, w) < 2 * _MIN_CELLS or max(h, w) < 2 * _MIN_CELLS * min_cell:
+        return None, None
+    (p1x, p2x), (p1y, p2y) = _profiles(img)
+    gx = _axis(p1x, p2x, w, min_cell, max_cell)
+    gy = _axis(p1y, p2y, h, min_cell, max_cell)
+    gx, gy = _reconcile(gx, gy, p1x, p2x, p1y, p2y, w, h)
+    if gx is None or gy is None:
+        return None, None
+    if gx.count < 1 or gy.count < 1 or (gx.cell < min_cell and gy.cell < min_cell):
+        return None, None
+    cells = _sample_cells(img, gx.edges, gy.edges, gx.soft, gy.soft)
+    flat = _flatness(img, cells)
+    coh = min(gx.coherence, gy.coherence)
+    ratio = min(gx.peak_ratio, gy.peak_ratio)
+    confidence = float(np.clip(flat, 0, 1) * np.clip((ratio - 1.5) / 4.0, 0, 1) ** 0.5)
+    confidence = float(min(1.0, confidence * (0.5 + coh)))
+    has_grid = flat > 0.6 and ratio > 2.5 and coh > 0.04
+    if not has_grid:
+        return None, None
+    info = GridInfo(True, gx.cell, gy.cell, gx.phase, gy.phase, confidence, gx.count, gy.count, gx, gy)
+    return info, cells
+
+
+def _profiles(img: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """First/second absolute-difference profiles along x and y, summed over the other axis.
+
+    Large images are read on a subset of rows (for the x profiles) and columns (for y): a few hundred
+    lines already carry every column boundary many times over.
+    """
+    h, w = img.shape[:2]
+    return _axis_profiles(img[:: max(1, h // _PROFILE_LINES)]), _axis_profiles(
+        img[:, :: max(1, w // _PROFILE_LINES)].transpose(1, 0, 2)
+    )
+
+
+def _axis_profiles(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = lines.shape[1]
+    p1 = np.zeros(max(n - 1, 0))
+    p2 = np.zeros(max(n - 2, 0))
+    for r0 in range(0, lines.shape[0], _ROW_CHUNK):
+        chunk = lines[r0 : r0 + _ROW_CHUNK]
+        if chunk[..., 3].min() < 255:
+            # Premultiplied colour + alpha: transparent pixels of any RGB look the same.
+            a32 = chunk.astype(np.int32)
+            a32[..., :3] = a32[..., :3] * a32[..., 3:4] // 255
+            a = a32.astype(np.int16)
+        else:
+            a = chunk.astype(np.int16)
+        if n >= 2:
+            p1 += np.abs(a[:, 1:] - a[:, :-1]).sum(axis=(0, 2))
+        if n >= 3:
+            p2 += np.abs(a[:, 2:] - 2 * a[:, 1:-1] + a[:, :-2]).sum(axis=(0, 2))
+    return p1, p2
+
+
+def _clean(p: np.ndarray) -> np.ndarray:
+    if p.size == 0:
+        return p
+    return np.maximum(p - np.median(p), 0.0)
+
+
+def _coherence_spectrum(p: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Coherence |P(f)| / sum(p) for f = k / (n * _PAD), high-passed to remove the sprite envelope."""
+    total = p.sum()
+    if total <= 0:
+        return np.zeros(1), np.zeros(1)
+    hp = p - gaussian_filter1d(p, sigma=max(len(p) / 10.0, 2.0), mode="constant")
+    m = int(2 ** np.ceil(np.log2(max(len(p), 8) * _PAD)))
+    spec = np.abs(np.fft.rfft(hp, n=m)) / total
+    freqs = np.arange(len(spec)) / m
+    return freqs, spec
+
+
+def _value_at(freqs: np.ndarray, spec: np.ndarray, f: float) -> float:
+    """Coherence near frequency f: the max over the bins within a quarter peak width."""
+    if len(freqs) < 2:
+        return 0.0
+    df = freqs[1]
+    k = f / df
+    lo, hi = int(np.floor(k - 2)), int(np.ceil(k + 2))
+    lo, hi = max(lo, 0), min(hi, len(spec) - 1)
+    return float(spec[lo : hi + 1].max()) if hi >= lo else 0.0
+
+
+def _peak(freqs: np.ndarray, spec: np.ndarray, fmin: float, fmax: float) -> tuple[float, float, float]:
+    """(frequency, coherence, peak-to-median ratio) of the strongest peak in [fmin, fmax]."""
+    band = (freqs >= fmin) & (freqs <= fmax)
+    if not band.any():
+        return 0.0, 0.0, 0.0
+    idx = np.flatnonzero(band)
+    k = int(idx[np.argmax(spec[idx])])
+    f = _parabolic(freqs, spec, k)
+    med = float(np.median(spec[idx])) + 1e-12
+    return f, float(spec[k]), float(spec[k] / med)
+
+
+def _parabolic(freqs: np.ndarray, spec: np.ndarray, k: int) -> float:
+    if 0 < k < len(spec) - 1:
+        a, b, c = spec[k - 1], spec[k], spec[k + 1]
+        den = a - 2 * b + c
+        off = 0.5 * (a - c) / den if den < 0 else 0.0
+        return float(freqs[k] + np.clip(off, -0.5, 0.5) * (freqs[1] - freqs[0]))
+    return float(freqs[k])
+
+
+@dataclass
+class _AxisCandidate:
+    f: float
+    coherence: float
+    ratio: float
+    use_p2: bool
+
+
+def _axis(
+    p1: np.ndarray, p2: np.ndarray, n: int, min_cell: float, max_cell: float | None
+) -> _AxisCandidate | None:
+    if len(p2) < 2 * _MIN_CELLS:
+        return None
+    q1, q2 = _clean(p1), _clean(p2)
+    if q1.sum() <= 0:
+        return None
+    smax = n / _MIN_CELLS if max_cell is None else min(max_cell, n / _MIN_CELLS)
+    fmin, fmax = 1.0 / smax, 1.0 / min_cell
+    f1, s1 = _coherence_spectrum(q1, n)
+    f2, s2 = _coherence_spectrum(q2, n)
+    # Score each frequency by the better of the two profiles.
+    m = min(len(s1), len(s2))
+    if m < 4:
+        return None
+    spec = np.maximum(s1[:m], s2[:m])
+    freqs = f1[:m]
+    f, c, ratio = _peak(freqs, spec, fmin, fmax)
+    if f <= 0:
+        return None
+    # Coarsest period that keeps most of the coherence: a true pitch s also explains the edges of
+    # a grid s/2, s/3 ... so those are replaced by their multiple when it holds up.
+    best_m = 1
+    for mult in range(2, 9):
+        fm = f / mult
+        if fm < fmin:
+            break
+        if _value_at(freqs, spec, fm) >= 0.8 * c:
+            best_m = mult
+    if best_m > 1:
+        f, c2, _ = _peak(freqs, spec, f / best_m * 0.97, f / best_m * 1.03)
+        c = max(c2, 1e-9)
+    c1v = _value_at(f1[:m], s1[:m], f)
+    c2v = _value_at(f2[:m], s2[:m], f)
+    # Step-like edges (sharp or blurred NN) put p1 peaks on boundaries; bilinear ramps leave p1
+    # flat inside each cell (coherence ~0 at the pitch) and put p2 peaks on the cell centres.
+    use_p2 = c1v < 0.35 * c2v
+    return _AxisCandidate(f, c, ratio, use_p2)
+
+
+def _reconcile(gx, gy, p1x, p2x, p1y, p2y, w, h):
+    """Square-ish cells: when one axis is weak (few edges, e.g. a 1xN strip) borrow the other."""
+    if gx is None and gy is None:
+        return None, None
+    strong = gx if gy is None else gy if gx is None else None
+    if strong is None:
+        ok_x, ok_y = gx.ratio > 2.5, gy.ratio > 2.5
+        if ok_x and not ok_y:
+            strong, gy = gx, None
+        elif ok_y and not ok_x:
+            strong, gx = gy, None
+    if gx is None:
+        gx = _AxisCandidate(strong.f, strong.coherence, strong.ratio, strong.use_p2)
+        gx_p = (p1x, p2x)
+        tx = _track(_clean(gx_p[1] if gx.use_p2 else gx_p[0]), gx, w, borrowed=True)
+    else:
+        tx = _track(_clean(p2x if gx.use_p2 else p1x), gx, w)
+    if gy is None:
+        gy = _AxisCandidate(strong.f, strong.coherence, strong.ratio, strong.use_p2)
+        ty = _track(_clean(p2y if gy.use_p2 else p1y), gy, h, borrowed=True)
+    else:
+        ty = _track(_clean(p2y if gy.use_p2 else p1y), gy, h)
+    return tx, ty
+
+
+def _track(q: np.ndarray, cand: _AxisCandidate, n: int, borrowed: bool = False) -> AxisGrid:
+    """Phase-lock onto the grid: local phase of the demodulated profile -> cell boundaries."""
+    f = cand.f
+    s = 1.0 / f
+    # Sample positions in continuous image coordinates (pixel i spans [i, i+1)).
+    offset = 1.5 if cand.use_p2 else 1.0
+    x = np.arange(len(q)) + offset
+    z = q * np.exp(-2j * np.pi * f * x)
+    glob = z.sum()
+    if borrowed or abs(glob) <= 0:
+        theta = np.zeros(len(q)) + (np.angle(glob) if abs(glob) > 0 else 0.0)
+    else:
+        # Local phase over ~2 cells; where there are no edges (margins, flat areas) the phase of
+        # progressively wider neighbourhoods takes over, so it continues from the nearest edges
+        # instead of jumping to a global average (which would slip a cycle on drifting grids).
+        zl = np.zeros(len(q), complex)
+        for j, weight in enumerate((1.0, 0.2, 0.04, 0.008)):
+            sigma = 1.25 * s * 4**j
+            if j and sigma > len(q) / 2:
+                zl += weight * z.mean()  # that wide a neighbourhood is the whole line
+                break
+            zl += weight * (
+                gaussian_filter1d(z.real, sigma, mode="constant")
+                + 1j * gaussian_filter1d(z.imag, sigma, mode="constant")
+            )
+        zl = zl + 1e-3 * glob / len(q)
+        theta = np.unwrap(np.angle(zl))
+    u = f * x + theta / (2 * np.pi)
+    if cand.use_p2:
+        u = u - 0.5  # knots are cell centres; boundaries lie half a cell away
+    u = np.maximum.accumulate(u)
+    # Extend to the image borders with the nominal pitch.
+    xs = np.concatenate([[0.0], x, [float(n)]])
+    us = np.concatenate([[u[0] - f * x[0]], u, [u[-1] + f * (n - x[-1])]])
+    us = us + np.arange(len(us)) * 1e-9  # strictly increasing for interpolation
+    ks = np.arange(np.ceil(us[0]), np.floor(us[-1]) + 1)
+    bounds = np.interp(ks, us, xs)
+    bounds = bounds[(bounds > 0) & (bounds < n)]
+    edges = np.concatenate([[0.0], bounds, [float(n)]])
+    edges = _merge_small(edges, s)
+    phase = float(bounds[0] % s) if len(bounds) else 0.0
+    return AxisGrid(s, phase, cand.coherence, cand.ratio, edges, cand.use_p2)
+
+
+def _merge_small(edges: np.ndarray, s: float) -> np.ndarray:
+    e = list(edges)
+    # Border slivers narrower than half the neighbouring cell belong to that cell.
+    if (len(e) > 3 and e[1] - e[0] < 0.5 * (e[2] - e[1])) or (len(e) == 3 and e[1] - e[0] < 0.5 * s):
+        del e[1]
+    if (len(e) > 3 and e[-1] - e[-2] < 0.5 * (e[-2] - e[-3])) or (len(e) == 3 and e[-1] - e[-2] < 0.5 * s):
+        del e[-2]
+    e = np.asarray(e)
+    # Interior cells squeezed below a third of the pitch by a phase slip: merge into a neighbour.
+    widths = np.diff(e)
+    if len(widths) > 2 and (widths < s / 3).any():
+        keep = np.ones(len(e), bool)
+        for i in np.flatnonzero(widths < s / 3):
+            if 0 < i < len(widths) - 1:
+                keep[i + 1] = False
+        e = e[keep]
+    return e
+
+
+def _inner_ranges(edges: np.ndarray, n: int, frac: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """Integer [lo, hi) of the inner part of each cell (``frac`` trimmed each side), >= 1 pixel."""
+    a, b = edges[:-1], edges[1:]
+    width = b - a
+    margin = frac * width
+    lo = np.ceil(a + margin - 0.5).astype(np.int64)
+    hi = np.floor(b - margin - 0.5).astype(np.int64) + 1
+    mid = np.clip(np.floor((a + b) / 2).astype(np.int64), 0, n - 1)
+    bad = hi <= lo
+    lo[bad], hi[bad] = mid[bad], mid[bad] + 1
+    return np.clip(lo, 0, n - 1), np.clip(hi, 1, n)
+
+
+def _box_sums(a: np.ndarray, lo: np.ndarray, hi: np.ndarray, axis: int, dtype) -> np.ndarray:
+    """Sums of a over [lo_k, hi_k) along axis (ranges sorted, non-overlapping)."""
+    pad_shape = list(a.shape)
+    pad_shape[axis] = 1
+    ap = np.concatenate([a, np.zeros(pad_shape, a.dtype)], axis=axis)
+    idx = np.empty(2 * len(lo), np.int64)
+    idx[0::2], idx[1::2] = lo, hi
+    # reduceat needs idx[i] < len; a zero-width "between" slice gives a single element we skip.
+    sums = np.add.reduceat(ap, idx, axis=axis, dtype=dtype)
+    return np.take(sums, np.arange(0, 2 * len(lo), 2), axis=axis)
+
+
+def _sample_cells(
+    img: np.ndarray, x_edges: np.ndarray, y_edges: np.ndarray, soft_x: bool = False, soft_y: bool = False
+) -> _Cells:
+    h, w = img.shape[:2]
+    xlo, xhi = _inner_ranges(x_edges, w, 0.4 if soft_x else 0.25)
+    ylo, yhi = _inner_ranges(y_edges, h, 0.4 if soft_y else 0.25)
+    # Overlapping ranges (degenerate tiny cells) would break reduceat ordering; fix them up.
+    xhi = np.minimum(xhi, np.append(xlo[1:], w))
+    xhi = np.maximum(xhi, xlo + 1)
+    yhi = np.minimum(yhi, np.append(ylo[1:], h))
+    yhi = np.maximum(yhi, ylo + 1)
+    rows = _box_sums(img, ylo, yhi, 0, np.int64)
+    sums = _box_sums(rows, xlo, xhi, 1, np.int64).astype(np.float64)
+    rgb = img[..., :3].astype(np.int32)
+    sq = _box_sums(_box_sums(rgb * rgb, ylo, yhi, 0, np.int64), xlo, xhi, 1, np.int64).astype(np.float64)
+    npix = np.outer(yhi - ylo, xhi - xlo).astype(np.float64)
+    mean = sums / npix[..., None]
+    var = np.maximum(sq / npix[..., None] - mean[..., :3] ** 2, 0).mean(axis=2)
+    return _Cells(mean, var, npix)
+
+
+def _flatness(img: np.ndarray, cells: _Cells) -> float:
+    """1 - (within-cell variance / total variance), over opaque cells: ~1 for a real grid."""
+    opaque = cells.mean[..., 3] >= 128
+    if not opaque.any():
+        return 0.0
+    within = float((cells.var * cells.npix)[opaque].sum() / cells.npix[opaque].sum())
+    rgb = cells.mean[..., :3][opaque]
+    between = float(rgb.var(axis=0).mean()) if len(rgb) > 1 else 0.0
+    if within + between <= 1e-9:
+        return 0.0  # a flat image has no grid to speak of
+    return 1.0 - within / (within + between)
+
+
+def _finish(cells: _Cells, merge_colors: bool, alpha_threshold: int) -> np.ndarray:
+    mean = cells.mean
+    rgb = np.clip(np.round(mean[..., :3]), 0, 255)
+    opaque = mean[..., 3] >= alpha_threshold
+    if merge_colors and opaque.any():
+        noise = float(np.median(np.sqrt(cells.var[opaque] / np.maximum(cells.npix[opaque], 1))))
+        spread = float(np.median(np.sqrt(cells.var[opaque])))
+        if spread > 1.0:
+            rgb = _merge_colors(mean[..., :3], opaque, tol=float(np.clip(3.0 * noise + 4.0, 5.0, 16.0)))
+    out = np.zeros((*mean.shape[:2], 4), np.uint8)
+    out[..., :3] = np.where(opaque[..., None], rgb, 0).astype(np.uint8)
+    out[..., 3] = np.where(opaque, 255, 0)
+    return out
+
+
+def _merge_colors(rgb: np.ndarray, opaque: np.ndarray, tol: float, max_clusters: int = 512) -> np.ndarray:
+    """Leader clustering of opaque cell colours (RGB distance < tol), most frequent first; each
+    cluster takes its members' mean colour."""
+    cols = rgb[opaque]
+    q = np.round(cols / (tol / 2)).astype(np.int64)
+    keys, inv, counts = np.unique(q, axis=0, return_inverse=True, return_counts=True)
+    inv = inv.ravel()
+    centers = np.zeros((len(keys), 3))
+    np.add.at(centers, inv, cols)
+    centers /= counts[:, None]
+    order = np.argsort(-counts, kind="stable")
+    leaders: list[np.ndarray] = []
+    label = np.empty(len(keys), np.int64)
+    lead_arr = np.zeros((0, 3))
+    for k in order:
+        c = centers[k]
+        if len(lead_arr):
+            d = np.sqrt(((lead_arr - c) ** 2).sum(axis=1))
+            j = int(np.argmin(d))
+            if d[j] < tol:
+                label[k] = j
+                continue
+        if len(leaders) >= max_clusters:
+            return np.clip(np.round(rgb), 0, 255)  # too colourful to be a palette: leave as is
+        leaders.append(c)
+        lead_arr = np.asarray(leaders)
+        label[k] = len(leaders) - 1
+    cell_label = label[inv]
+    sums = np.zeros((len(leaders), 3))
+    np.add.at(sums, cell_label, cols)
+    n = np.bincount(cell_label, minlength=len(leaders))[:, None]
+    means = np.round(sums / np.maximum(n, 1))
+    out = np.clip(np.round(rgb), 0, 255)
+    out[opaque] = means[cell_label]
+    return out
