@@ -46,8 +46,8 @@ def generation_request(spec: dict[str, Any], settings: Settings, engine: Engine)
         init_image=_decode(spec.get("input_image"), "input_image", settings),
         strength=float(spec.get("strength", 0.75)),
         reference_images=refs,
-        tile_x=bool(spec.get("tile_x")),
-        tile_y=bool(spec.get("tile_y")),
+        tile_x=bool(spec.get("tile_x")) and caps.tiling,
+        tile_y=bool(spec.get("tile_y")) and caps.tiling,
         expand_prompt=bool(spec.get("expand_prompt", True)),
     )
 
@@ -73,6 +73,8 @@ def render(
     if cancel is not None:
         cancel.raise_if_cancelled()
     palette = _decode(spec.get("input_palette"), "input_palette", settings)
+    # An engine that cannot tile natively gets its seams repaired by the pixel toolkit instead.
+    repair_seams = not engine.capabilities().tiling
     return postprocess(
         images,
         palette=palette,
@@ -80,4 +82,6 @@ def render(
         remove_bg=bool(spec.get("remove_bg")),
         return_non_bg_removed=bool(spec.get("return_non_bg_removed")),
         upscale=int(spec.get("upscale_output_factor") or 1),
+        tile_x=bool(spec.get("tile_x")) and repair_seams,
+        tile_y=bool(spec.get("tile_y")) and repair_seams,
     )

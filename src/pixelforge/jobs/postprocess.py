@@ -1,15 +1,12 @@
-"""Post-processing of engine output: palette, background removal, integer upscale.
+"""Post-processing of engine output through the pixel toolkit's ``pixel.postprocess``.
 
-Uses the pixel toolkit. Background removal is offered only when the toolkit has it
-(:func:`supports_background_removal`); the service refuses ``remove_bg`` before charging otherwise.
-
-Order of the returned list, per generated image: the final image, then (if asked) the image before
-the palette was applied, then (if asked) the image before the background was removed.
+This module only maps job-spec fields onto the toolkit and flattens its ``(final, extras)`` pairs
+into the order RD responses use: per generated image, the final image, then (if asked) the image
+before the palette (``return_pre_palette``), then (if asked) the image before background removal
+(``return_non_bg_removed``).
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 
@@ -18,32 +15,20 @@ from pixelforge import pixel
 MAX_PALETTE_COLORS = 256
 
 
-def _background_remover() -> Callable[[np.ndarray], np.ndarray] | None:
-    for name in ("remove_background", "remove_bg"):
-        fn = getattr(pixel, name, None)
-        if callable(fn):
-            return fn
-    return None
-
-
 def supports_background_removal() -> bool:
-    return _background_remover() is not None
+    return callable(getattr(pixel, "remove_background", None))
 
 
 def palette_colors(palette_img: np.ndarray) -> np.ndarray:
-    """The colours of a palette image (its opaque pixels), at most MAX_PALETTE_COLORS of them."""
-    colors, _ = pixel.unique_colors(palette_img)
-    if len(colors) > MAX_PALETTE_COLORS:
+    """The colours of an ``input_palette`` image. A swatch strip gives its colours; a picture with more
+    than MAX_PALETTE_COLORS colours is reduced to that many (RD accepts any image as palette)."""
+    try:
+        return pixel.palette_from_image(palette_img, MAX_PALETTE_COLORS)
+    except ValueError:
         colors = pixel.extract_palette(palette_img, MAX_PALETTE_COLORS)
-    if len(colors) == 0:
-        raise ValueError("input_palette has no opaque pixels")
-    return colors
-
-
-def upscale_nearest(img: np.ndarray, factor: int) -> np.ndarray:
-    if factor == 1:
-        return img
-    return np.repeat(np.repeat(img, factor, axis=0), factor, axis=1)
+        if len(colors) == 0:
+            raise ValueError("input_palette has no opaque pixels") from None
+        return colors
 
 
 def postprocess(
@@ -54,21 +39,24 @@ def postprocess(
     remove_bg: bool = False,
     return_non_bg_removed: bool = False,
     upscale: int = 1,
+    tile_x: bool = False,
+    tile_y: bool = False,
 ) -> list[np.ndarray]:
     colors = palette_colors(palette) if palette is not None else None
-    remover = _background_remover() if remove_bg else None
-    if remove_bg and remover is None:
-        raise ValueError("background removal is not available in this build of the pixel toolkit")
+    pairs = pixel.postprocess(
+        images,
+        palette=colors,
+        remove_bg=remove_bg,
+        upscale_factor=upscale,
+        tile_x=tile_x,
+        tile_y=tile_y,
+        want_pre_palette=return_pre_palette and colors is not None,
+        want_non_bg_removed=return_non_bg_removed and remove_bg,
+    )
     out: list[np.ndarray] = []
-    for img in images:
-        extras: list[np.ndarray] = []
-        if colors is not None:
-            if return_pre_palette:
-                extras.append(img)
-            img = pixel.map_to_palette(img, colors)
-        if remover is not None:
-            if return_non_bg_removed:
-                extras.append(img)
-            img = remover(img)
-        out.extend(upscale_nearest(x, upscale) for x in [img, *extras])
+    for final, extras in pairs:
+        out.append(final)
+        for name in ("pre_palette", "non_bg_removed"):
+            if name in extras:
+                out.append(extras[name])
     return out

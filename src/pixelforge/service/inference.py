@@ -24,6 +24,7 @@ from typing import Any
 from pixelforge.catalog import UnknownStyle
 from pixelforge.config import Settings
 from pixelforge.jobs.images import ImageError, decode_base64_image
+from pixelforge.jobs.postprocess import palette_colors
 from pixelforge.service import store_adapter as store
 from pixelforge.service.errors import (
     EngineUnavailable,
@@ -314,8 +315,10 @@ class InferenceService:
                 out["input_image"] = decode_base64_image(inp.input_image, "input_image", **limits)
             if inp.input_palette:
                 out["input_palette"] = decode_base64_image(inp.input_palette, "input_palette", **limits)
-                if not out["input_palette"][..., 3].any():
-                    raise ImageError("input_palette has no opaque pixels")
+                try:
+                    palette_colors(out["input_palette"])
+                except ValueError as exc:
+                    raise ImageError(f"input_palette: {exc}") from None
             for i, ref in enumerate(refs):
                 decode_base64_image(ref, f"reference_images[{i}]", **limits)
         except ImageError as exc:
@@ -333,8 +336,6 @@ class InferenceService:
             raise NotSupported(
                 f"this server's {name!r} engine takes at most {caps.max_reference_images} reference_images"
             )
-        if (inp.tile_x or inp.tile_y) and not caps.tiling:
-            raise NotSupported(f"tile_x/tile_y are not supported by this server's {name!r} engine yet")
         if not (caps.min_size <= width <= caps.max_size and caps.min_size <= height <= caps.max_size):
             raise NotSupported(
                 f"{width}x{height} is outside what this server's engine renders "
