@@ -177,3 +177,13 @@ def test_bad_pricing_file_fails_loudly(tmp_path: Path, text: str, needle: str) -
         load_pricing(f)
     assert needle in str(exc.value)
     assert str(f) in str(exc.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(valid_requests())
+def test_integer_fast_path_equals_exact_rational(req: tuple[Style, int, int, int]) -> None:
+    from pixelforge.catalog import round_to_micros
+
+    style, w, h, n = req
+    exact = CATALOG.pricing.rule(style.price_class).exact_usd(w, h, n)
+    assert CATALOG.price_micros(style, w, h, n) == round_to_micros(exact)

@@ -111,18 +111,32 @@ class Pricing:
             ) from None
 
 
+def _half_up_micros(num: int, den: int) -> int:
+    """USD num/den (>= 0) rounded half-up to 0.001 USD, in micro-USD. Integers only."""
+    return (2000 * num + den) // (2 * den) * (MICROS_PER_USD // 1000)
+
+
 def round_to_micros(usd: Fraction) -> int:
     """Round an exact non-negative USD amount half-up to 0.001 USD; return integer micro-USD."""
-    thousandths = (usd * 1000 + Fraction(1, 2)).__floor__()
-    return int(thousandths) * (MICROS_PER_USD // 1000)
+    return _half_up_micros(usd.numerator, usd.denominator)
 
 
 def price_micros(style: Style, width: int, height: int, num_images: int, pricing: Pricing) -> int:
     """The price of one request in integer micro-USD (a multiple of 1_000).
 
-    Validate the request with ``style.problems(...)`` first; this only does the arithmetic.
+    Validate the request with ``style.problems(...)`` first; this only does the arithmetic
+    (integers only: it sits on the check_cost hot path).
     """
-    return round_to_micros(pricing.rule(style.price_class).exact_usd(width, height, num_images))
+    rule = pricing.rule(style.price_class)
+    if rule.kind == "formula":
+        a, b = rule.minimum.numerator, rule.minimum.denominator
+        c, d = width * height + rule.offset_pixels, rule.divisor
+        if a * d >= c * b:  # max(minimum, (w*h + offset) / divisor)
+            return _half_up_micros(a * num_images, b)
+        return _half_up_micros(c * num_images, d)
+    if rule.kind == "per_image":
+        return _half_up_micros(rule.price.numerator * num_images, rule.price.denominator)
+    return _half_up_micros(rule.price.numerator, rule.price.denominator)
 
 
 def _read_toml(path: Path) -> dict:
