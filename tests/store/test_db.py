@@ -85,3 +85,16 @@ def test_url_normalisation_and_settings(tmp_path: Path) -> None:
     finally:
         db.dispose()
     assert "secret" not in repr(Database("postgresql://u:secret@h/db"))
+
+
+def test_read_first_needs_no_transaction(sqlite_db: Database) -> None:
+    path = sqlite_db.url.database
+    blocker = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")  # another process is writing
+        assert sqlite_db.read_first(text("SELECT count(*) FROM accounts"))[0] == 0  # WAL: reads go on
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    with sqlite_db.engine.connect() as conn:
+        assert not conn.connection.dbapi_connection.in_transaction

@@ -5,6 +5,8 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -170,4 +172,46 @@ def test_concurrent_refunds_of_one_job_refund_once(make_db: Callable[..., Databa
     _run_threads(n, give_back)
     assert [r for r in results if r is not None] == [50_000]
     assert ledger.balance(db, acct) == 50_000
+    _assert_consistent(db, acct)
+
+
+_ops = st.lists(
+    st.tuples(st.sampled_from(["credit", "debit", "refund"]), st.integers(1, 5_000), st.integers(0, 6)),
+    max_size=25,
+)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=_ops)
+def test_any_sequence_keeps_the_invariants(db: Database, ops: list[tuple[str, int, int]]) -> None:
+    """Whatever happens: balance >= 0, balance == ledger sum, each job refunded at most its debit."""
+    acct = _account(db, 1_000)
+    tag = keys.generate_key()[-8:]  # job ids unique to this example (the database is shared)
+    expected = 1_000
+    charged: dict[str, int] = {}
+    refunded: set[str] = set()
+    for op, amount, job in ops:
+        job_id = f"{tag}-{job}"
+        if op == "credit":
+            ledger.credit(db, acct, amount)
+            expected += amount
+        elif op == "debit":
+            try:
+                ledger.debit(db, acct, amount, job_id)
+            except InsufficientBalance:
+                assert amount > expected
+            except StoreError:
+                assert job_id in charged
+            else:
+                charged[job_id] = amount
+                expected -= amount
+        else:
+            got = ledger.refund(db, job_id)
+            if job_id in charged and job_id not in refunded:
+                refunded.add(job_id)
+                expected += charged[job_id]
+                assert got == expected
+            else:
+                assert got is None
+        assert ledger.balance(db, acct) == expected >= 0
     _assert_consistent(db, acct)

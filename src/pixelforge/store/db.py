@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Row, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import Executable
 
 if TYPE_CHECKING:
     from pixelforge.config import Settings
@@ -34,6 +35,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Any constant: serialises concurrent `migrate()` calls (a `keys create` racing a `serve` start).
 _PG_MIGRATION_LOCK = 0x706978656C66  # "pixelf"
 _WRITE_OPTION = "pixelforge_write"
+_AUTOCOMMIT_OPTION = "pixelforge_autocommit"
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -62,6 +64,12 @@ class Database:
         if self.dialect == "sqlite":
             _install_sqlite_hooks(self.engine)
         self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+        # One-statement reads on the hot path (authenticate, balance) skip BEGIN/ROLLBACK: a single
+        # SELECT is atomic by itself. SQLite: our begin hook emits nothing; PostgreSQL: AUTOCOMMIT.
+        # (Not isolation_level on SQLite: resetting it would hand BEGIN back to pysqlite.)
+        self._autocommit_engine = self.engine.execution_options(
+            **({_AUTOCOMMIT_OPTION: True} if self.dialect == "sqlite" else {"isolation_level": "AUTOCOMMIT"})
+        )
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
 
@@ -93,6 +101,11 @@ class Database:
         """A write transaction: committed when the block ends, rolled back if it raises."""
         with self._write_sessions() as s, s.begin():
             yield s
+
+    def read_first(self, stmt: Executable) -> Row[Any] | None:
+        """First row of one read-only statement, outside any transaction (the cheapest read)."""
+        with self._autocommit_engine.connect() as conn:
+            return conn.execute(stmt).first()
 
     def migrate(self, revision: str = "head") -> None:
         """Upgrade the schema to ``revision`` with the Alembic scripts shipped in the package.
@@ -145,7 +158,10 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        if conn.get_execution_options().get(_WRITE_OPTION):
+        options = conn.get_execution_options()
+        if options.get(_AUTOCOMMIT_OPTION):
+            return
+        if options.get(_WRITE_OPTION):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")

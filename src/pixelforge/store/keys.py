@@ -108,12 +108,11 @@ def authenticate(db: Database, raw_key: str | None) -> AuthContext | None:
     if not raw_key or len(raw_key) > _MAX_KEY_LENGTH:
         return None
     digest = hash_key(raw_key)
-    with db.session() as s:
-        row = s.execute(
-            select(ApiKey.id, ApiKey.name, ApiKey.account_id).where(
-                ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)
-            )
-        ).first()
+    row = db.read_first(
+        select(ApiKey.id, ApiKey.name, ApiKey.account_id).where(
+            ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)
+        )
+    )
     if row is None:
         return None
     return AuthContext(account_id=row.account_id, key_id=row.id, key_name=row.name)

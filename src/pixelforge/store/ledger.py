@@ -48,11 +48,10 @@ def _check_positive(micros: int, what: str) -> None:
 
 
 def balance(db: Database, account_id: str) -> int:
-    with db.session() as s:
-        value = s.scalar(select(Account.balance_micros).where(Account.id == account_id))
-    if value is None:
+    row = db.read_first(select(_accounts.c.balance_micros).where(_accounts.c.id == account_id))
+    if row is None:
         raise NotFound(f"no account {account_id!r}")
-    return value
+    return row[0]
 
 
 def ledger_sum(db: Database, account_id: str) -> int:
