@@ -174,3 +174,8 @@ __all__ = [
     "png_b64",
     "replace",
 ]
+
+
+def create_engine(settings: Settings) -> FakeEngine:
+    """Engine factory for ENGINE_FACTORIES["fake"] = "fakes:create_engine" (CLI tests)."""
+    return FakeEngine()
