@@ -1,0 +1,435 @@
+"""The diffusers engine: registry families → warm pipelines → RGBA art at native size.
+
+One call: resolve the style and family (no heavy work, so unsupported requests fail before any
+load), build the prompt (template, optional LLM), render at native × k with one CPU generator per
+image seeded ``seed + i``, check the cancel token at every step boundary, then recover the native
+grid with ``pixelforge.pixel.downscale`` and apply palette / background options.
+"""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import logging
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from pixelforge import pixel
+from pixelforge.engines.base import (
+    CancelToken,
+    EngineCapabilities,
+    EngineError,
+    EngineOutOfMemory,
+    GenerationCancelled,
+    GenerationRequest,
+    ProgressCallback,
+    UnsupportedFeature,
+)
+from pixelforge.engines.diffusers import loading
+from pixelforge.engines.diffusers.prompting import PromptExpander
+from pixelforge.engines.diffusers.registry import FamilySpec, LoraSpec, Registry, StyleSpec, load_registry
+from pixelforge.engines.diffusers.tiling import seamless
+
+if TYPE_CHECKING:
+    from pixelforge.config import Settings
+
+log = logging.getLogger(__name__)
+
+ENGINE_NAME = "diffusers"
+MAX_REFERENCE_IMAGES = 9
+_OOM_ERRORS: tuple[type[BaseException], ...] = (
+    getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError),
+)
+
+
+@dataclass
+class _Loaded:
+    """A warm family: its text-to-image pipeline and, lazily, an image-to-image view of it."""
+
+    name: str
+    spec: FamilySpec
+    pipe: Any
+    img2img: Any | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """What one request resolves to, computed without loading anything."""
+
+    family_name: str
+    family: FamilySpec
+    style: StyleSpec | None
+    scale: int
+    render_width: int
+    render_height: int
+    steps: int
+    guidance: float
+    negative_prompt: str
+    template: str
+    loras: tuple[LoraSpec, ...]
+
+
+def render_size(width: int, height: int, spec: FamilySpec) -> tuple[int, int, int]:
+    """``(k, render_width, render_height)``: the scale k and the sides rounded up to the size multiple."""
+    long_side = max(width, height)
+    k = max(spec.render_scale, math.ceil(spec.min_render_size / long_side))
+    k = max(1, min(k, spec.max_render_size // long_side))
+    m = spec.size_multiple or (16 if spec.is_flux_like else 8)
+    return k, math.ceil(width * k / m) * m, math.ceil(height * k / m) * m
+
+
+class DiffusersEngine:
+    """Implements :class:`pixelforge.engines.base.Engine` on diffusers pipelines."""
+
+    name = ENGINE_NAME
+
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        offload: str = "none",
+        allow_download: bool = False,
+        expander: PromptExpander | None = None,
+    ) -> None:
+        self.registry = registry
+        self.device = loading.pick_device(device)
+        self.dtype_name = dtype
+        self.offload = offload
+        self.allow_download = allow_download
+        self.expander = expander or PromptExpander()
+        self._loaded: OrderedDict[str, _Loaded] = OrderedDict()
+        self._load_lock = threading.Lock()
+        self._call_params: dict[int, set[str]] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DiffusersEngine:
+        expander = PromptExpander(
+            base_url=settings.prompt_llm_url,
+            model=settings.prompt_llm_model,
+            api_key=settings.prompt_llm_api_key,
+            timeout_s=settings.prompt_llm_timeout_s,
+        )
+        return cls(
+            load_registry(settings.models_config),
+            device=settings.diffusers_device,
+            dtype=settings.diffusers_dtype,
+            offload=settings.diffusers_offload,
+            allow_download=settings.models_allow_download,
+            expander=expander,
+        )
+
+    # ------------------------------------------------------------------ protocol
+    def capabilities(self) -> EngineCapabilities:
+        families = list(self.registry.families.values())
+        refs = any(f.effective_reference_mode != "none" for f in families)
+        return EngineCapabilities(
+            img2img=True,
+            max_reference_images=MAX_REFERENCE_IMAGES if refs else 0,
+            tiling=any(not f.is_flux_like for f in families),
+            negative_prompt=True,
+            prompt_expansion=True,
+            min_size=1,
+            max_size=max((f.max_render_size for f in families), default=1024),
+        )
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        cancel: CancelToken | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> list[np.ndarray]:
+        cancel = cancel or CancelToken()
+        plan = self.plan(request)
+        cancel.raise_if_cancelled()
+        hint = plan.style.llm_hint if plan.style else None
+        prompt = self.expander.expand(request.prompt, plan.template, use_llm=request.expand_prompt, hint=hint)
+        cancel.raise_if_cancelled()
+        loaded = self._get(plan.family_name, plan.family)
+        with loaded.lock:
+            try:
+                frames = self._render(loaded, plan, request, prompt, cancel, progress)
+            except GenerationCancelled:
+                raise
+            except _OOM_ERRORS as exc:
+                self._empty_cache()
+                raise EngineOutOfMemory(
+                    f"out of memory rendering {plan.render_width}x{plan.render_height} "
+                    f"x{request.num_images} with family {plan.family_name!r}"
+                ) from exc
+            except RuntimeError as exc:
+                if "out of memory" in str(exc).lower():
+                    self._empty_cache()
+                    raise EngineOutOfMemory(str(exc)) from exc
+                raise EngineError(f"family {plan.family_name!r}: pipeline failed: {exc}") from exc
+        images = [self._to_art(f, request, plan) for f in frames]
+        if progress is not None:
+            progress(1.0)
+        return images
+
+    def close(self) -> None:
+        with self._load_lock:
+            self._loaded.clear()
+        gc.collect()
+        self._empty_cache()
+
+    # ------------------------------------------------------------------ planning
+    def plan(self, request: GenerationRequest) -> RenderPlan:
+        """Resolve and check ``request``; raises UnsupportedFeature before any weights are touched."""
+        style = self.registry.style(request.style_id)
+        family_name = style.family if style and style.family else request.family
+        try:
+            spec = self.registry.family(family_name)
+        except KeyError as exc:
+            raise UnsupportedFeature(str(exc.args[0]), ENGINE_NAME) from None
+        if request.reference_images:
+            mode = spec.effective_reference_mode
+            if mode == "none":
+                raise UnsupportedFeature(
+                    f"reference_images (family {family_name!r} has no ip_adapter or edit model configured)",
+                    ENGINE_NAME,
+                )
+            if len(request.reference_images) > MAX_REFERENCE_IMAGES:
+                raise UnsupportedFeature(f"more than {MAX_REFERENCE_IMAGES} reference_images", ENGINE_NAME)
+        if (request.tile_x or request.tile_y) and spec.is_flux_like:
+            raise UnsupportedFeature(
+                f"tile_x/tile_y on family {family_name!r} ({spec.pipeline}: no convolutional denoiser)",
+                ENGINE_NAME,
+            )
+        if request.extra_init_image is not None:
+            raise UnsupportedFeature("extra_init_image", ENGINE_NAME)
+        palette = request.options.get("input_palette")
+        if palette is not None:
+            arr = np.asarray(palette)
+            if arr.ndim != 2 or arr.shape[1] not in (3, 4) or len(arr) == 0:
+                raise ValueError(
+                    f"options['input_palette'] must be a non-empty (n, 3) colour list, got {arr.shape}"
+                )
+        k, rw, rh = render_size(request.width, request.height, spec)
+        template = (
+            style.prompt_template if style and style.prompt_template else None
+        ) or spec.prompt_template
+        negative = ", ".join(
+            p
+            for p in (
+                spec.negative_prompt,
+                (style.negative_prompt if style else None),
+                request.negative_prompt,
+            )
+            if p
+        )
+        return RenderPlan(
+            family_name=family_name,
+            family=spec,
+            style=style,
+            scale=k,
+            render_width=rw,
+            render_height=rh,
+            steps=request.steps or spec.steps,
+            guidance=spec.guidance if request.guidance_scale is None else request.guidance_scale,
+            negative_prompt=negative,
+            template=template,
+            loras=spec.loras + (style.loras if style else ()),
+        )
+
+    # ------------------------------------------------------------------ loading
+    def _get(self, name: str, spec: FamilySpec) -> _Loaded:
+        with self._load_lock:
+            if name in self._loaded:
+                self._loaded.move_to_end(name)
+                return self._loaded[name]
+            while len(self._loaded) >= self.registry.max_loaded_families:
+                old, _ = self._loaded.popitem(last=False)
+                log.info("unloading family %r to make room for %r", old, name)
+                gc.collect()
+                self._empty_cache()
+            dtype = loading.pick_dtype(self.dtype_name, self.device, spec)
+            log.info(
+                "loading family %r: %s from %s (%s, %s)",
+                name,
+                spec.pipeline,
+                spec.checkpoint,
+                self.device,
+                dtype,
+            )
+            pipe = loading.load_pipeline(name, spec, dtype, self.allow_download)
+            for lora in spec.loras:
+                loading.load_lora(pipe, lora, self.allow_download)
+            pipe = loading.place(pipe, self.device, self.offload)
+            loaded = _Loaded(name=name, spec=spec, pipe=pipe)
+            self._loaded[name] = loaded
+            return loaded
+
+    def loaded_families(self) -> list[str]:
+        return list(self._loaded)
+
+    def pipeline(self, family: str) -> Any:
+        """The warm text-to-image pipeline of ``family`` (loads it if needed)."""
+        return self._get(family, self.registry.family(family)).pipe
+
+    def _img2img(self, loaded: _Loaded) -> Any:
+        if loaded.img2img is None:
+            from diffusers import AutoPipelineForImage2Image
+
+            try:
+                loaded.img2img = AutoPipelineForImage2Image.from_pipe(loaded.pipe)
+            except ValueError as exc:
+                raise UnsupportedFeature(
+                    f"init_image on family {loaded.name!r} ({exc})", ENGINE_NAME
+                ) from exc
+            loaded.img2img.set_progress_bar_config(disable=True)
+        return loaded.img2img
+
+    def _params(self, pipe: Any) -> set[str]:
+        key = id(pipe)
+        if key not in self._call_params:
+            self._call_params[key] = set(inspect.signature(pipe.__call__).parameters)
+        return self._call_params[key]
+
+    @staticmethod
+    def _empty_cache() -> None:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        mps = getattr(torch, "mps", None)
+        if mps is not None and getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            mps.empty_cache()
+
+    # ------------------------------------------------------------------ rendering
+    def _render(
+        self,
+        loaded: _Loaded,
+        plan: RenderPlan,
+        request: GenerationRequest,
+        prompt: str,
+        cancel: CancelToken,
+        progress: ProgressCallback | None,
+    ) -> np.ndarray:
+        spec = plan.family
+        pipe = loaded.pipe
+        kwargs: dict[str, Any] = {
+            "prompt": prompt,
+            "height": plan.render_height,
+            "width": plan.render_width,
+            "num_inference_steps": plan.steps,
+            "guidance_scale": plan.guidance,
+            "num_images_per_prompt": request.num_images,
+            "generator": [
+                torch.Generator("cpu").manual_seed(request.image_seed(i)) for i in range(request.num_images)
+            ],
+            "output_type": "np",
+        }
+        if request.init_image is not None:
+            pipe = self._img2img(loaded)
+            kwargs["image"] = _to_pil(request.init_image, plan.render_width, plan.render_height)
+            kwargs["strength"] = request.strength
+        params = self._params(pipe)
+        if plan.negative_prompt and "negative_prompt" in params:
+            kwargs["negative_prompt"] = plan.negative_prompt
+        if spec.max_sequence_length and "max_sequence_length" in params:
+            kwargs["max_sequence_length"] = spec.max_sequence_length
+        kwargs.update(spec.extra_call_kwargs)
+        for lora in plan.loras:
+            loading.load_lora(loaded.pipe, lora, self.allow_download)
+        loading.activate_loras(loaded.pipe, list(plan.loras))
+
+        refs = [_to_pil(r) for r in request.reference_images]
+        use_ip = bool(refs) and spec.effective_reference_mode == "ip_adapter"
+        if refs and spec.effective_reference_mode == "edit":
+            kwargs["image"] = refs if len(refs) > 1 else refs[0]
+        if use_ip:
+            if spec.ip_adapter is None:
+                raise UnsupportedFeature(
+                    f"reference_images (family {loaded.name!r} has no ip_adapter)", ENGINE_NAME
+                )
+            loading.load_ip_adapter(loaded.pipe, spec.ip_adapter, self.allow_download)
+            kwargs["ip_adapter_image"] = [refs]
+
+        def on_step_end(_pipe: Any, step: int, _t: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
+            cancel.raise_if_cancelled()
+            if progress is not None:
+                total = getattr(_pipe, "_num_timesteps", None) or plan.steps
+                progress(min(0.99, (step + 1) / max(1, total)))
+            return callback_kwargs
+
+        kwargs["callback_on_step_end"] = on_step_end
+        unknown = set(kwargs) - params
+        if unknown and "kwargs" not in params:
+            for key in unknown - {"callback_on_step_end"}:
+                log.debug("pipeline %s does not take %s; dropped", type(pipe).__name__, key)
+                kwargs.pop(key)
+        if "callback_on_step_end" not in params:
+            raise UnsupportedFeature(f"pipeline {type(pipe).__name__} without step callbacks", ENGINE_NAME)
+
+        cancel.raise_if_cancelled()
+        denoiser = getattr(pipe, "unet", None)
+        if (request.tile_x or request.tile_y) and denoiser is None:
+            raise UnsupportedFeature(f"tile_x/tile_y on {type(pipe).__name__} (no UNet)", ENGINE_NAME)
+        try:
+            with (
+                seamless([denoiser, getattr(pipe, "vae", None)], request.tile_x, request.tile_y),
+                torch.inference_mode(),
+            ):
+                out = pipe(**kwargs)
+        finally:
+            if use_ip:
+                loaded.pipe.unload_ip_adapter()
+        return np.asarray(out.images)
+
+    def _to_art(self, frame: np.ndarray, request: GenerationRequest, plan: RenderPlan) -> np.ndarray:
+        k = plan.scale
+        rgb = (np.clip(frame[..., :3], 0.0, 1.0) * 255.0).round().astype(np.uint8)
+        target = (request.width * k, request.height * k)
+        if (rgb.shape[1], rgb.shape[0]) != target:
+            rgb = np.asarray(Image.fromarray(rgb).resize(target, Image.Resampling.BILINEAR))
+        rgba = np.concatenate([rgb, np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=2)
+        art = pixel.downscale(rgba, k, method=plan.family.downscale)
+        if plan.family.palette_colors:
+            art = pixel.reduce_colors(art, plan.family.palette_colors)
+        palette = request.options.get("input_palette")
+        if palette is not None:
+            art = pixel.map_to_palette(art, np.asarray(palette, dtype=np.uint8)[:, :3])
+        if request.options.get("remove_bg"):
+            art = _remove_background(art)
+        return np.ascontiguousarray(art, dtype=np.uint8)
+
+
+def _to_pil(img: np.ndarray, width: int | None = None, height: int | None = None) -> Image.Image:
+    """RGBA art → RGB PIL image over white, upscaled with nearest neighbour to the render size."""
+    rgba = np.asarray(img, dtype=np.uint8)
+    if rgba.ndim == 3 and rgba.shape[2] == 4:
+        a = rgba[..., 3:4].astype(np.float32) / 255.0
+        rgb = (rgba[..., :3] * a + 255.0 * (1 - a)).round().astype(np.uint8)
+    else:
+        rgb = rgba[..., :3]
+    pil = Image.fromarray(rgb, "RGB")
+    if width and height and pil.size != (width, height):
+        pil = pil.resize((width, height), Image.Resampling.NEAREST)
+    return pil
+
+
+def _remove_background(art: np.ndarray) -> np.ndarray:
+    """Background removal through the pixel toolkit when it has one, else border flood fill."""
+    tool = getattr(pixel, "remove_background", None)
+    if tool is not None:
+        return tool(art)
+    from scipy import ndimage
+
+    border = np.concatenate([art[0, :, :3], art[-1, :, :3], art[:, 0, :3], art[:, -1, :3]])
+    colors, counts = np.unique(border, axis=0, return_counts=True)
+    bg = colors[np.argmax(counts)].astype(np.int16)
+    close = np.abs(art[..., :3].astype(np.int16) - bg).max(axis=2) <= 24
+    labels, _ = ndimage.label(close)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    mask = np.isin(labels, edge[edge > 0])
+    out = art.copy()
+    out[mask] = 0
+    return out

@@ -1,0 +1,109 @@
+"""Session-scoped tiny pipelines and one warm engine over them.
+
+Everything is built offline once per session (a few seconds), saved with ``save_pretrained`` and
+then loaded by the engine through the registry, exactly as a real checkpoint folder would be.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("diffusers")
+pytest.importorskip("peft")
+
+import diffusers_tiny as tiny
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny_models")
+    sd15 = tiny.build_sd15(root / "sd15")
+    return {
+        "sd15": sd15,
+        "sd15_smooth": tiny.build_sd15(root / "sd15_smooth", smooth_decoder=True),
+        "sdxl": tiny.build_sdxl(root / "sdxl"),
+        "flux": tiny.build_flux(root / "flux"),
+        "lora": tiny.build_lora(root / "lora", sd15),
+    }
+
+
+def write_registry(path: Path, models: dict[str, Path]) -> Path:
+    path.write_text(
+        f"""
+replace_defaults = true
+max_loaded_families = 8
+
+[families.fast]
+pipeline = "sd15"
+checkpoint = "{models["sd15"]}"
+scheduler = "euler_a"
+steps = 2
+guidance = 5.0
+render_scale = 4
+min_render_size = 16
+max_render_size = 128
+negative_prompt = "blurry"
+
+[families.plus]
+pipeline = "sdxl"
+checkpoint = "{models["sdxl"]}"
+scheduler = "euler"
+steps = 2
+guidance = 5.0
+render_scale = 4
+min_render_size = 16
+max_render_size = 128
+
+[families.pro]
+pipeline = "flux"
+checkpoint = "{models["flux"]}"
+steps = 2
+guidance = 0.0
+render_scale = 4
+min_render_size = 16
+max_render_size = 128
+max_sequence_length = 32
+
+[families.tile]
+pipeline = "sd15"
+checkpoint = "{models["sd15_smooth"]}"
+scheduler = "euler"
+steps = 2
+render_scale = 1
+min_render_size = 8
+max_render_size = 128
+
+[families.missing]
+pipeline = "sd15"
+checkpoint = "{path.parent / "does-not-exist"}"
+
+[styles."rd_fast__*"]
+prompt_template = "pixel art, {{prompt}}"
+
+[styles.rd_fast__lora_test]
+prompt_template = "pixel art, {{prompt}}"
+loras = [{{ source = "{models["lora"]}", weight = 1.0, adapter = "test_lora" }}]
+
+[styles.rd_tile__default]
+family = "tile"
+"""
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def registry_path(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_registry(tmp_path_factory.mktemp("registry") / "models.toml", tiny_models)
+
+
+@pytest.fixture(scope="session")
+def engine(registry_path: Path):
+    from pixelforge.config import Settings
+    from pixelforge.engines import load_engine
+
+    settings = Settings(models_config=registry_path, diffusers_device="cpu", engine="diffusers")
+    eng = load_engine("diffusers", settings)
+    yield eng
+    eng.close()

@@ -1,0 +1,183 @@
+"""The diffusers engine on tiny random-weight pipelines loaded through the registry, 2 steps on CPU."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pixelforge.engines import (
+    CancelToken,
+    EngineOutOfMemory,
+    EngineUnavailable,
+    GenerationCancelled,
+    GenerationRequest,
+    UnsupportedFeature,
+)
+from pixelforge.engines.diffusers.tiling import is_patched
+
+FAMILIES = {"fast": "rd_fast__default", "plus": "rd_plus__default", "pro": "rd_pro__default"}
+
+
+def req(family: str = "fast", **kw) -> GenerationRequest:
+    base: dict = {"prompt": "a red potion", "width": 16, "height": 16, "seed": 7, "family": family}
+    base["style_id"] = FAMILIES.get(family, f"rd_{family}__default")
+    base.update(kw)
+    return GenerationRequest(**base)
+
+
+def seam_ratios(img: np.ndarray) -> tuple[float, float]:
+    """Wrap-around seam difference over the mean neighbour difference, for x and for y.
+
+    About 1 when the image continues across the seam like across any interior pixel boundary;
+    much larger when the opposite edges are unrelated.
+    """
+    f = img[..., :3].astype(np.float64)
+    dx = np.abs(f[:, 1:] - f[:, :-1]).mean()
+    dy = np.abs(f[1:] - f[:-1]).mean()
+    return float(np.abs(f[:, 0] - f[:, -1]).mean() / dx), float(np.abs(f[0] - f[-1]).mean() / dy)
+
+
+@pytest.mark.parametrize("family", ["fast", "plus", "pro"])
+def test_txt2img_sizes_determinism_and_seed_plus_i(engine, family):
+    batch = engine.generate(req(family, num_images=3, width=16, height=12))
+    assert len(batch) == 3
+    for img in batch:
+        assert img.shape == (12, 16, 4) and img.dtype == np.uint8
+        assert set(np.unique(img[..., 3])) <= {0, 255}
+    again = engine.generate(req(family, num_images=3, width=16, height=12))
+    assert all(np.array_equal(a, b) for a, b in zip(batch, again, strict=True)), "same seed, same images"
+    single = engine.generate(req(family, seed=8, width=16, height=12))[0]
+    assert np.array_equal(batch[1], single), "image i of seed s is image 0 of seed s+i"
+    assert not np.array_equal(batch[0], batch[1]), "images of one batch differ"
+
+
+def test_render_scale_recovers_native_grid(engine):
+    from pixelforge.engines.diffusers.engine import render_size
+
+    spec = engine.registry.family("fast")
+    k, rw, rh = render_size(16, 12, spec)
+    assert (k, rw, rh) == (4, 64, 48)
+    plan = engine.plan(req("fast", width=16, height=12))
+    assert (plan.scale, plan.render_width, plan.render_height) == (4, 64, 48)
+    # A side that is not a multiple of 8 after scaling is rendered larger, then resized to native x k.
+    out = engine.generate(req("fast", width=13, height=7))[0]
+    assert out.shape == (7, 13, 4)
+
+
+@pytest.mark.parametrize("family", ["fast", "plus", "pro"])
+def test_img2img_with_strength(engine, family):
+    init = np.zeros((16, 16, 4), np.uint8)
+    init[..., 0], init[..., 3] = 200, 255
+    a = engine.generate(req(family, init_image=init, strength=0.5))[0]
+    assert a.shape == (16, 16, 4) and a.dtype == np.uint8
+    assert np.array_equal(a, engine.generate(req(family, init_image=init, strength=0.5))[0])
+    b = engine.generate(req(family, init_image=init, strength=1.0))[0]
+    assert not np.array_equal(a, b), "strength changes the result"
+    assert not np.array_equal(a, engine.generate(req(family))[0]), "the init image is used"
+
+
+def test_tile_x_wraps_left_right_only(engine):
+    """Edge continuity measured against non-tiled runs of the same seeds (3 images per call)."""
+    shape = {"width": 48, "height": 32, "num_images": 3, "style_id": "rd_tile__default"}
+    plain = engine.generate(req("tile", seed=1, **shape))
+    tiled = engine.generate(req("tile", seed=1, tile_x=True, **shape))
+    plain_x, plain_y = np.mean([seam_ratios(i) for i in plain], axis=0)
+    tiled_x, tiled_y = np.mean([seam_ratios(i) for i in tiled], axis=0)
+    assert plain_x > 2.0 and plain_y > 2.0, "without tiling, opposite edges are unrelated"
+    assert tiled_x < 0.5 * plain_x, "tile_x makes the left/right seam continuous"
+    assert tiled_y > 2.0 and tiled_y > 2 * tiled_x, "tile_x leaves the top/bottom seam alone"
+    tiled_v = engine.generate(req("tile", seed=1, tile_y=True, **shape))
+    vx, vy = np.mean([seam_ratios(i) for i in tiled_v], axis=0)
+    assert vy < 0.5 * plain_y and vx > 2 * vy, "tile_y is the mirror image"
+
+
+def test_tiling_restores_padding_even_on_cancel(engine):
+    pipe = engine.pipeline("tile")
+    convs = [m for m in [*pipe.unet.modules(), *pipe.vae.modules()] if isinstance(m, torch.nn.Conv2d)]
+    before = engine.generate(req("tile", style_id="rd_tile__default", width=24, height=24))[0]
+    tok = CancelToken()
+    with pytest.raises(GenerationCancelled):
+        engine.generate(
+            req("tile", style_id="rd_tile__default", width=24, height=24, tile_x=True, steps=4),
+            cancel=tok,
+            progress=lambda _f: tok.cancel(),
+        )
+    assert not any(is_patched(c) or "_conv_forward" in c.__dict__ for c in convs)
+    assert all(c.padding_mode == "zeros" for c in convs)
+    after = engine.generate(req("tile", style_id="rd_tile__default", width=24, height=24))[0]
+    assert np.array_equal(before, after), "a tiled (cancelled) call leaves no trace"
+
+
+def test_lora_changes_output_and_is_switched_off_again(engine):
+    plain = engine.generate(req("fast"))[0]
+    with_lora = engine.generate(req("fast", style_id="rd_fast__lora_test"))[0]
+    assert np.abs(plain.astype(int) - with_lora).mean() > 1.0, "the LoRA weights change the output"
+    adapters = {a for names in engine.pipeline("fast").get_list_adapters().values() for a in names}
+    assert adapters == {"test_lora"}
+    assert np.array_equal(plain, engine.generate(req("fast"))[0]), "styles without the LoRA don't get it"
+
+
+def test_cancellation_stops_at_a_step_boundary_and_engine_stays_usable(engine):
+    calls: list[float] = []
+    tok = CancelToken()
+
+    def progress(f: float) -> None:
+        calls.append(f)
+        tok.cancel("timeout")
+
+    with pytest.raises(GenerationCancelled, match="timeout"):
+        engine.generate(req("fast", steps=6), cancel=tok, progress=progress)
+    assert len(calls) == 1, "stopped at the first step boundary after the cancel, not after 6 steps"
+    pre = CancelToken()
+    pre.cancel()
+    with pytest.raises(GenerationCancelled):
+        engine.generate(req("fast"), cancel=pre)
+    out = engine.generate(req("fast"))
+    assert out[0].shape == (16, 16, 4)
+
+
+def test_progress_is_reported(engine):
+    seen: list[float] = []
+    engine.generate(req("fast", steps=3), progress=seen.append)
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) >= 3
+
+
+def test_references_without_ip_adapter_are_refused_before_loading(engine):
+    ref = np.zeros((8, 8, 4), np.uint8)
+    # 'missing' points at a checkpoint that does not exist: refusing first proves no load happened.
+    with pytest.raises(UnsupportedFeature, match="reference_images"):
+        engine.generate(req("missing", reference_images=(ref,)))
+    assert "missing" not in engine.loaded_families()
+    assert engine.capabilities().max_reference_images == 0
+    with pytest.raises(EngineUnavailable, match="does-not-exist"):
+        engine.generate(req("missing"))
+
+
+def test_refusals_name_the_feature(engine):
+    with pytest.raises(UnsupportedFeature, match="tile_x/tile_y on family 'pro'"):
+        engine.generate(req("pro", tile_x=True))
+    with pytest.raises(UnsupportedFeature, match=r"model family 'nope'.*known: fast"):
+        engine.generate(req("nope"))
+
+
+def test_out_of_memory_becomes_engine_error_and_engine_recovers(engine, monkeypatch):
+    unet = engine.pipeline("fast").unet
+
+    def boom(*_a, **_k):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(unet, "forward", boom)
+    with pytest.raises(EngineOutOfMemory, match="out of memory"):
+        engine.generate(req("fast"))
+    monkeypatch.undo()
+    assert engine.generate(req("fast"))[0].shape == (16, 16, 4)
+
+
+def test_palette_and_background_options(engine):
+    palette = np.array([[0, 0, 0], [255, 255, 255], [200, 30, 30]], np.uint8)
+    out = engine.generate(req("fast", options={"input_palette": palette}))[0]
+    colours = {tuple(c) for c in out[..., :3].reshape(-1, 3)}
+    assert colours <= {tuple(c) for c in palette}
+    bg = engine.generate(req("fast", options={"remove_bg": True}))[0]
+    assert bg[..., 3].min() == 0 and bg[0, 0, 3] == 0, "border-connected background becomes transparent"
