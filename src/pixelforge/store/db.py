@@ -27,6 +27,8 @@ from sqlalchemy.engine import URL, Row, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import Executable
 
+from pixelforge.store.errors import StoreError
+
 if TYPE_CHECKING:
     from pixelforge.config import Settings
 
@@ -57,9 +59,11 @@ class Database:
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
             kwargs["pool_pre_ping"] = True
+        if self.dialect == "sqlite" and pool_size is None:
+            pool_size = 16  # SQLite connections are cheap; readers in WAL mode do not block each other
         if pool_size is not None and not (self.dialect == "sqlite" and self._is_memory):
             kwargs["pool_size"] = pool_size
-            kwargs["max_overflow"] = max(10, pool_size // 2)
+            kwargs["max_overflow"] = max(10, pool_size)
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             _install_sqlite_hooks(self.engine)
@@ -111,13 +115,22 @@ class Database:
         """Upgrade the schema to ``revision`` with the Alembic scripts shipped in the package.
         Safe to call on every start, from several processes at once."""
         from alembic import command
+        from alembic.util.exc import CommandError
 
         cfg = alembic_config()
         with self._write_engine.begin() as conn:
             if self.is_postgresql:
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+            try:
+                command.upgrade(cfg, revision)
+            except CommandError as exc:
+                if "Can't locate revision" in str(exc):
+                    raise StoreError(
+                        f"the database at {self!r} has a schema newer than this pixelforge knows "
+                        f"({exc}); upgrade pixelforge or point it at another database"
+                    ) from exc
+                raise
 
     def current_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext
