@@ -112,7 +112,7 @@ def test_generate_cli_in_process(data_dir: Path, tmp_path: Path, monkeypatch: py
     ]
     result = CliRunner().invoke(cli_app, args)
     assert result.exit_code == 0, result.output
-    assert Image.open(out).size == (128, 96)
+    assert Image.open(out).size == (128, 160)
     assert "nothing charged" in result.output
     bad = CliRunner().invoke(cli_app, ["generate", "x", "-W", "8", "-H", "8", "--engine", "fake"])
     assert bad.exit_code == 1 and "width 8" in bad.output
