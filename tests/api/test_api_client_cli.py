@@ -102,7 +102,7 @@ def test_generate_cli_in_process(data_dir: Path, tmp_path: Path, monkeypatch: py
         "-W",
         "64",
         "-H",
-        "48",
+        "80",
         "-o",
         str(out),
         "--engine",
