@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from decimal import Decimal
@@ -215,3 +217,37 @@ def test_any_sequence_keeps_the_invariants(db: Database, ops: list[tuple[str, in
                 assert got is None
         assert ledger.balance(db, acct) == expected >= 0
     _assert_consistent(db, acct)
+
+
+_CHILD = """
+import sys
+from pixelforge.store import Database, InsufficientBalance, ledger
+db = Database(sys.argv[1])
+ok = 0
+for i in range(int(sys.argv[4])):
+    try:
+        ledger.debit(db, sys.argv[2], int(sys.argv[3]), f"{sys.argv[5]}-{i}")
+        ok += 1
+    except InsufficientBalance:
+        pass
+print(ok)
+"""
+
+
+def test_debits_from_several_processes(make_db: Callable[..., Database], db_url: str) -> None:
+    """The same guarantee across processes (a second server on one database): 3 × 8 debits, 13 fit."""
+    db = make_db()
+    price, k = 5_000, 13
+    acct = _account(db, k * price)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CHILD, db_url, acct, str(price), "8", f"p{n}"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(3)
+    ]
+    succeeded = [int(p.communicate(timeout=60)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sum(succeeded) == k
+    assert ledger.balance(db, acct) == 0 == ledger.ledger_sum(db, acct)

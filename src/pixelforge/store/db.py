@@ -59,9 +59,11 @@ class Database:
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
             kwargs["pool_pre_ping"] = True
-        if self.dialect == "sqlite" and pool_size is None:
-            pool_size = 16  # SQLite connections are cheap; readers in WAL mode do not block each other
-        if pool_size is not None and not (self.dialect == "sqlite" and self._is_memory):
+        if pool_size is None:
+            # SQLite connections are cheap and WAL readers run in parallel; PostgreSQL's default
+            # max_connections (100) leaves room for several processes of 20 (pool + overflow).
+            pool_size = 16 if self.dialect == "sqlite" else 10
+        if not (self.dialect == "sqlite" and self._is_memory):
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = max(10, pool_size)
         self.engine: Engine = create_engine(self.url, **kwargs)
