@@ -4,6 +4,9 @@ import hashlib
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+from sqlalchemy.exc import IntegrityError
+
 from pixelforge.store import Database, files, keys
 from pixelforge.store.models import utcnow
 
@@ -41,3 +44,9 @@ def test_expired_file_is_not_served_before_purge(db: Database, tmp_path: Path) -
     gone = files.save_file(db, tmp_path, a, None, b"x", "image/png", ttl_s=-1)
     assert files.get_file(db, gone.id) is None
     assert files.read_file(db, tmp_path, gone.id) is None
+
+
+def test_failed_insert_leaves_no_bytes_behind(db: Database, tmp_path: Path) -> None:
+    with pytest.raises(IntegrityError):
+        files.save_file(db, tmp_path, "acct_missing", None, b"orphan", "image/png")
+    assert [p for p in (tmp_path / "files").rglob("*") if p.is_file()] == []
