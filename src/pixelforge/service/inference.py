@@ -196,7 +196,7 @@ class InferenceService:
             self._check_engine(inp, refs, width, height)
 
         price = int(self.catalog.price_micros(style, width, height, num_images))
-        seed = int(inp.seed) if inp.seed is not None else secrets.randbelow(2**32)
+        seed = int(inp.seed) % 2**32 if inp.seed is not None else secrets.randbelow(2**32)
         kind = "img2img" if has_input else "txt2img"
         spec = {
             "version": 1,
