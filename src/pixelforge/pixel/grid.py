@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
+from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from pixelforge.pixel.alpha import _check_rgba, harden_alpha
 
@@ -58,6 +58,8 @@ class AxisGrid:
     peak_ratio: float
     edges: np.ndarray = field(repr=False)
     soft: bool = False  # bilinear-like ramps: colours are read from the cell centres only
+    on_grid: float = 1.0  # share of the edge energy within a quarter cell of the grid's landmarks
+    borrowed: bool = False  # too few edges on this axis: pitch taken from the other axis
 
     @property
     def count(self) -> int:
@@ -161,7 +163,8 @@ def _detect(
     ratio = min(gx.peak_ratio, gy.peak_ratio)
     confidence = float(np.clip(flat, 0, 1) * np.clip((ratio - 1.5) / 4.0, 0, 1) ** 0.5)
     confidence = float(min(1.0, confidence * (0.5 + coh)))
-    has_grid = flat > 0.6 and ratio > 2.5 and coh > 0.04
+    on_grid = min(gx.on_grid if not gx.borrowed else 1.0, gy.on_grid if not gy.borrowed else 1.0)
+    has_grid = flat > 0.6 and ratio > 2.5 and coh > 0.04 and on_grid > 0.65
     if not has_grid:
         return None, None
     info = GridInfo(True, gx.cell, gy.cell, gx.phase, gy.phase, confidence, gx.count, gy.count, gx, gy)
@@ -256,6 +259,7 @@ class _AxisCandidate:
     coherence: float
     ratio: float
     use_p2: bool
+    fine: list = field(default_factory=list)  # [(frequency, multiples to try)]
 
 
 def _axis(
@@ -279,24 +283,29 @@ def _axis(
     f, c, ratio = _peak(freqs, spec, fmin, fmax)
     if f <= 0:
         return None
-    # Coarsest period that keeps most of the coherence: a true pitch s also explains the edges of
-    # a grid s/2, s/3 ... so those are replaced by their multiple when it holds up.
-    best_m = 1
-    for mult in range(2, 9):
-        fm = f / mult
-        if fm < fmin:
-            break
-        if _value_at(freqs, spec, fm) >= 0.8 * c:
-            best_m = mult
-    if best_m > 1:
-        f, c2, _ = _peak(freqs, spec, f / best_m * 0.97, f / best_m * 1.03)
-        c = max(c2, 1e-9)
+    # The strongest period may be a multiple of the true pitch (art drawn mostly in 2-px strokes
+    # puts most edges on every other boundary) or a fraction of it (sharp edges give strong
+    # harmonics). Start from the finest harmonic that keeps half the coherence, list the multiples
+    # of it that do too, and let the landmark test in _coarsest pick among them.
     c1v = _value_at(f1[:m], s1[:m], f)
     c2v = _value_at(f2[:m], s2[:m], f)
     # Step-like edges (sharp or blurred NN) put p1 peaks on boundaries; bilinear ramps leave p1
     # flat inside each cell (coherence ~0 at the pitch) and put p2 peaks on the cell centres.
     use_p2 = c1v < 0.35 * c2v
-    return _AxisCandidate(f, c, ratio, use_p2)
+    # Finer grids worth a look: harmonics that keep most of the coherence. Each is tracked and
+    # coarsened by the landmark test in _coarsest; the finest result that survives wins.
+    harms = [h for h in (2, 3) if f * h <= fmax and _value_at(freqs, spec, f * h) >= 0.85 * c]
+    fine_list = []
+    for h in [1, *harms]:
+        fh = f * h
+        mults = [1]
+        for mult in range(2, 8 * h + 1):
+            if fh / mult < fmin:
+                break
+            if _value_at(freqs, spec, fh / mult) >= 0.5 * c:
+                mults.append(mult)
+        fine_list.append((fh, tuple(mults)))
+    return _AxisCandidate(f, c, ratio, use_p2, fine_list)
 
 
 def _reconcile(gx, gy, p1x, p2x, p1y, p2y, w, h):
@@ -315,13 +324,74 @@ def _reconcile(gx, gy, p1x, p2x, p1y, p2y, w, h):
         gx_p = (p1x, p2x)
         tx = _track(_clean(gx_p[1] if gx.use_p2 else gx_p[0]), gx, w, borrowed=True)
     else:
-        tx = _track(_clean(p2x if gx.use_p2 else p1x), gx, w)
+        tx = _coarsest(_clean(p2x if gx.use_p2 else p1x), gx, w)
     if gy is None:
         gy = _AxisCandidate(strong.f, strong.coherence, strong.ratio, strong.use_p2)
         ty = _track(_clean(p2y if gy.use_p2 else p1y), gy, h, borrowed=True)
     else:
-        ty = _track(_clean(p2y if gy.use_p2 else p1y), gy, h)
+        ty = _coarsest(_clean(p2y if gy.use_p2 else p1y), gy, h)
     return tx, ty
+
+
+def _coarsest(q: np.ndarray, cand: _AxisCandidate, n: int) -> AxisGrid:
+    """Pick the pitch among the strongest period, its harmonics and their multiples.
+
+    A grid of pitch s also "explains" every edge of s/2, and art drawn mostly with 2-px strokes
+    puts most of its edges on every other boundary, so the spectrum alone cannot tell s, s/2 and
+    2s apart. For each finer candidate the grid is tracked and coarsened by the largest multiple m
+    whose dropped landmarks (those off the coarse grid) carry no more edge energy than the
+    positions halfway between landmarks; one real edge off the coarse grid keeps the finer grid.
+    The finest surviving grid wins.
+    """
+    best: AxisGrid | None = None
+    for i, (f, mults) in enumerate(cand.fine or [(cand.f, (1,))]):
+        c = _AxisCandidate(f, cand.coherence, cand.ratio, cand.use_p2)
+        # Going finer than the strongest period needs clear edges on the extra landmarks.
+        g = _coarsen(q, c, n, mults, 0.1 if i == 0 else 0.3)
+        if best is None or g.cell < best.cell * 0.9:
+            best = g
+    assert best is not None
+    return best
+
+
+def _coarsen(
+    q: np.ndarray, cand: _AxisCandidate, n: int, mults: tuple[int, ...], rel: float = 0.1
+) -> AxisGrid:
+    fine = _track(q, cand, n)
+    s = fine.cell
+    # Landmarks: where q peaks for this grid (boundaries for p1, cell centres for p2).
+    e = fine.edges
+    marks = e[1:-1] if not cand.use_p2 else (e[:-1] + e[1:]) / 2
+    if len(marks) < 4:
+        return fine
+    mids = (marks[:-1] + marks[1:]) / 2
+    offset = 1.5 if cand.use_p2 else 1.0
+    win = max(1, round(0.25 * s))
+
+    qmax = maximum_filter1d(q, 2 * win + 1)
+
+    def energy(pos: np.ndarray) -> np.ndarray:
+        return qmax[np.clip(np.round(pos - offset).astype(np.int64), 0, len(q) - 1)]
+
+    em, eb = energy(marks), energy(mids)
+    # An off-grid landmark is a real edge when it stands well above the halfway positions.
+    p75 = float(np.percentile(em, 75))
+    base = 2.0 * float(np.percentile(eb, 90)) if len(eb) else 0.0
+    thr = max(min(base, 0.5 * p75), rel * p75)
+    best = 1
+    for m in mults[1:]:
+        if len(marks) < 2 * m or s * m > n / _MIN_CELLS:
+            break
+        k = np.arange(len(marks))
+        scores = [em[k % m == r].sum() for r in range(m)]
+        r = int(np.argmax(scores))
+        off, on = em[k % m != r], em[k % m == r]
+        if (off > thr).sum() <= int(0.02 * len(off)) and off.mean() < 0.5 * on.mean():
+            best = m
+    if best == 1:
+        return fine
+    coarse = _AxisCandidate(cand.f / best, cand.coherence, cand.ratio, cand.use_p2)
+    return _track(q, coarse, n)
 
 
 def _track(q: np.ndarray, cand: _AxisCandidate, n: int, borrowed: bool = False) -> AxisGrid:
@@ -365,7 +435,23 @@ def _track(q: np.ndarray, cand: _AxisCandidate, n: int, borrowed: bool = False) 
     edges = np.concatenate([[0.0], bounds, [float(n)]])
     edges = _merge_small(edges, s)
     phase = float(bounds[0] % s) if len(bounds) else 0.0
-    return AxisGrid(s, phase, cand.coherence, cand.ratio, edges, cand.use_p2)
+    marks = edges[1:-1] if not cand.use_p2 else (edges[:-1] + edges[1:]) / 2
+    on_grid = _on_grid_share(q, x, marks, s)
+    return AxisGrid(s, phase, cand.coherence, cand.ratio, edges, cand.use_p2, on_grid, borrowed)
+
+
+def _on_grid_share(q: np.ndarray, x: np.ndarray, marks: np.ndarray, s: float) -> float:
+    """Share of the profile energy within s/4 of a landmark: ~1 for a real grid, ~0.5 for edges
+    that ignore the grid (native-resolution art, photos)."""
+    total = q.sum()
+    if total <= 0 or len(marks) == 0:
+        return 0.0
+    j = np.clip(np.searchsorted(marks, x), 1, len(marks)) if len(marks) > 1 else np.ones(len(x), int)
+    if len(marks) > 1:
+        d = np.minimum(np.abs(x - marks[j - 1]), np.abs(x - marks[np.minimum(j, len(marks) - 1)]))
+    else:
+        d = np.abs(x - marks[0])
+    return float(q[d <= 0.25 * s].sum() / total)
 
 
 def _merge_small(edges: np.ndarray, s: float) -> np.ndarray:
