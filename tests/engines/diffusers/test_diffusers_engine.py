@@ -174,10 +174,23 @@ def test_out_of_memory_becomes_engine_error_and_engine_recovers(engine, monkeypa
     assert engine.generate(req("fast"))[0].shape == (16, 16, 4)
 
 
-def test_palette_and_background_options(engine):
-    palette = np.array([[0, 0, 0], [255, 255, 255], [200, 30, 30]], np.uint8)
-    out = engine.generate(req("fast", options={"input_palette": palette}))[0]
-    colours = {tuple(c) for c in out[..., :3].reshape(-1, 3)}
-    assert colours <= {tuple(c) for c in palette}
-    bg = engine.generate(req("fast", options={"remove_bg": True}))[0]
-    assert bg[..., 3].min() == 0 and bg[0, 0, 3] == 0, "border-connected background becomes transparent"
+def test_grid_recovery_finds_a_shifted_grid_that_block_downscaling_blurs():
+    from pixelforge.engines.diffusers.engine import recover_art
+    from pixelforge.engines.diffusers.registry import FamilySpec
+
+    rng = np.random.default_rng(0)
+    art = np.full((12, 16, 4), 255, np.uint8)
+    art[..., :3] = rng.choice([0, 90, 180, 255], size=(12, 16, 3))
+    big = art.repeat(8, axis=0).repeat(8, axis=1)
+    # The model's cells start 3 px into the image (edge pixels replicated), as real renders do.
+    shifted = np.concatenate([np.repeat(big[:, :1], 3, axis=1), big[:, :-3]], axis=1)
+    shifted = np.concatenate([np.repeat(shifted[:1], 3, axis=0), shifted[:-3]], axis=0)
+    detect = FamilySpec(pipeline="sd15", checkpoint="x", grid="detect")
+    fixed = FamilySpec(pipeline="sd15", checkpoint="x", grid="fixed")
+    got = recover_art(shifted, 16, 12, 8, detect)
+    assert got.shape == (12, 16, 4)
+    assert np.array_equal(got, art)
+    assert not np.array_equal(recover_art(shifted, 16, 12, 8, fixed), art)
+    noise = rng.integers(0, 256, size=(96, 128, 4), dtype=np.uint8)
+    noise[..., 3] = 255
+    assert recover_art(noise, 16, 12, 8, detect).shape == (12, 16, 4), "no grid: block fallback"

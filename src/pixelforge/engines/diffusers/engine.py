@@ -207,13 +207,6 @@ class DiffusersEngine:
             )
         if request.extra_init_image is not None:
             raise UnsupportedFeature("extra_init_image", ENGINE_NAME)
-        palette = request.options.get("input_palette")
-        if palette is not None:
-            arr = np.asarray(palette)
-            if arr.ndim != 2 or arr.shape[1] not in (3, 4) or len(arr) == 0:
-                raise ValueError(
-                    f"options['input_palette'] must be a non-empty (n, 3) colour list, got {arr.shape}"
-                )
         k, rw, rh = render_size(request.width, request.height, spec)
         template = (
             style.prompt_template if style and style.prompt_template else None
@@ -385,21 +378,32 @@ class DiffusersEngine:
         return np.asarray(out.images)
 
     def _to_art(self, frame: np.ndarray, request: GenerationRequest, plan: RenderPlan) -> np.ndarray:
+        """A rendered frame (float RGB at about native × k) → RGBA art at exactly the native size."""
         k = plan.scale
         rgb = (np.clip(frame[..., :3], 0.0, 1.0) * 255.0).round().astype(np.uint8)
         target = (request.width * k, request.height * k)
         if (rgb.shape[1], rgb.shape[0]) != target:
             rgb = np.asarray(Image.fromarray(rgb).resize(target, Image.Resampling.BILINEAR))
         rgba = np.concatenate([rgb, np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=2)
-        art = pixel.downscale(rgba, k, method=plan.family.downscale)
+        art = recover_art(rgba, request.width, request.height, k, plan.family)
         if plan.family.palette_colors:
             art = pixel.reduce_colors(art, plan.family.palette_colors)
-        palette = request.options.get("input_palette")
-        if palette is not None:
-            art = pixel.map_to_palette(art, np.asarray(palette, dtype=np.uint8)[:, :3])
-        if request.options.get("remove_bg"):
-            art = _remove_background(art)
         return np.ascontiguousarray(art, dtype=np.uint8)
+
+
+def recover_art(rgba: np.ndarray, width: int, height: int, k: int, spec: FamilySpec) -> np.ndarray:
+    """Native-size art from a render at ``width*k × height*k``.
+
+    ``grid = "detect"`` looks for the fake-pixel grid the model actually drew (pixel-art LoRAs draw
+    cells of about k pixels, but not phase-aligned to the image corner) and samples it when it has
+    exactly the native cell count; otherwise, and with ``grid = "fixed"``, each k×k block becomes
+    one pixel (``pixel.downscale``).
+    """
+    if spec.grid == "detect" and k > 1:
+        info = pixel.detect_grid(rgba, min_cell=max(2.0, 0.6 * k), max_cell=1.6 * k)
+        if info.has_grid and (info.width, info.height) == (width, height):
+            return pixel.recover_native(rgba, info)
+    return pixel.downscale(rgba, k, method=spec.downscale)
 
 
 def _to_pil(img: np.ndarray, width: int | None = None, height: int | None = None) -> Image.Image:
@@ -414,22 +418,3 @@ def _to_pil(img: np.ndarray, width: int | None = None, height: int | None = None
     if width and height and pil.size != (width, height):
         pil = pil.resize((width, height), Image.Resampling.NEAREST)
     return pil
-
-
-def _remove_background(art: np.ndarray) -> np.ndarray:
-    """Background removal through the pixel toolkit when it has one, else border flood fill."""
-    tool = getattr(pixel, "remove_background", None)
-    if tool is not None:
-        return tool(art)
-    from scipy import ndimage
-
-    border = np.concatenate([art[0, :, :3], art[-1, :, :3], art[:, 0, :3], art[:, -1, :3]])
-    colors, counts = np.unique(border, axis=0, return_counts=True)
-    bg = colors[np.argmax(counts)].astype(np.int16)
-    close = np.abs(art[..., :3].astype(np.int16) - bg).max(axis=2) <= 24
-    labels, _ = ndimage.label(close)
-    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    mask = np.isin(labels, edge[edge > 0])
-    out = art.copy()
-    out[mask] = 0
-    return out

@@ -105,7 +105,12 @@ class FamilySpec(_Strict):
         default=1024, ge=8, description="Lower the scale to keep the long side ≤ this."
     )
     size_multiple: int | None = Field(default=None, ge=1, description="Render sides are rounded up to this.")
-    downscale: Literal["mean", "mode"] = "mean"
+    grid: Literal["detect", "fixed"] = Field(
+        default="detect",
+        description="detect: sample the grid the model drew (pixel.detect_grid) when it has the native "
+        "cell count; fixed: one pixel per k×k block.",
+    )
+    downscale: Literal["mean", "mode"] = Field(default="mean", description="Block reduction for grid=fixed.")
     palette_colors: int = Field(
         default=0, ge=0, description="Reduce each output to at most N colours (0: off)."
     )
