@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     output_ttl_s: int = Field(
         default=86_400, ge=1, description="Lifetime of generated files and of their signed output_urls."
     )
+    auth_cache_ttl_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="Seconds a verified API key is remembered in memory (a revoked key stops working "
+        "within this time); 0 = look every key up on every request.",
+    )
     credit_value_usd: float = Field(
         default=0.01,
         gt=0,

@@ -290,7 +290,23 @@ def test_auth(h: Harness, key: str):
 
     auth = keys.authenticate(h.ctx.db, key)
     keys.revoke_key(h.ctx.db, auth.key_id)
+    h.ctx.auth_cache.ttl = 0  # a revoked key is refused once its cache entry (auth_cache_ttl_s) is gone
     assert h.post(key, payload).status_code == 401
+
+
+def test_revoked_key_stops_within_the_cache_ttl(data_dir: Path):
+    from pixelforge.store import keys
+
+    with harness(make_settings(data_dir, auth_cache_ttl_s=0.2)) as hh:
+        key = hh.new_key("1")
+        headers = {"X-RD-Token": key}
+        assert hh.client.get("/v1/inferences/credits", headers=headers).status_code == 200
+        keys.revoke_key(hh.ctx.db, keys.authenticate(hh.ctx.db, key).key_id)
+        deadline = time.monotonic() + 10
+        while hh.client.get("/v1/inferences/credits", headers=headers).status_code == 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert hh.client.get("/v1/inferences/credits", headers=headers).status_code == 403
 
 
 def test_credits(h: Harness):

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from pixelforge import __version__
-from pixelforge.api.deps import AppContext
+from pixelforge.api.deps import AppContext, AuthCache
 from pixelforge.api.errors import install_error_handlers
 from pixelforge.api.limits import BodySizeLimit, RateLimiter
 from pixelforge.api.routes import inferences, misc
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             service=service,
             signer=UrlSigner(secrets.signing_key(settings.data_dir), public_base_url(settings)),
             limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+            auth_cache=AuthCache(settings.auth_cache_ttl_s),
         )
         if not holder.loaded:
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 
 from pixelforge.api.errors import ApiError
 from pixelforge.api.limits import RateLimiter, retry_after_header
@@ -26,6 +29,7 @@ class AppContext:
     service: InferenceService
     signer: UrlSigner
     limiter: RateLimiter
+    auth_cache: AuthCache
 
 
 def get_context(request: Request) -> AppContext:
@@ -43,13 +47,44 @@ def _token(x_rd_token: str | None, authorization: str | None) -> str | None:
     return None
 
 
-def _authenticate(ctx: AppContext, token: str | None, invalid_status: int) -> AuthContext:
+class AuthCache:
+    """Verified keys remembered for ``ttl`` seconds (only hits: a new key is looked up at once)."""
+
+    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[AuthContext, float]] = {}
+
+    @staticmethod
+    def _digest(token: str) -> str:
+        return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+    def get(self, token: str) -> AuthContext | None:
+        if self.ttl <= 0:
+            return None
+        hit = self._entries.get(self._digest(token))
+        if hit is None or hit[1] < time.monotonic():
+            return None
+        return hit[0]
+
+    def put(self, token: str, auth: AuthContext) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[self._digest(token)] = (auth, time.monotonic() + self.ttl)
+
+
+async def _authenticate(ctx: AppContext, token: str | None, invalid_status: int) -> AuthContext:
     if not token:
         raise ApiError(401, "unauthorized", "Missing X-RD-Token header.")
-    auth = keys.authenticate(ctx.db, token)
+    auth = ctx.auth_cache.get(token)
     if auth is None:
-        code = "forbidden" if invalid_status == 403 else "unauthorized"
-        raise ApiError(invalid_status, code, "Invalid or revoked API key.")
+        auth = await run_in_threadpool(keys.authenticate, ctx.db, token)
+        if auth is None:
+            code = "forbidden" if invalid_status == 403 else "unauthorized"
+            raise ApiError(invalid_status, code, "Invalid or revoked API key.")
+        ctx.auth_cache.put(token, auth)
     wait = ctx.limiter.check(auth.key_id)
     if wait is not None:
         raise ApiError(
@@ -61,22 +96,22 @@ def _authenticate(ctx: AppContext, token: str | None, invalid_status: int) -> Au
     return auth
 
 
-def require_key(
+async def require_key(
     ctx: Context,
     x_rd_token: Annotated[str | None, Header(alias="X-RD-Token")] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> AuthContext:
     """401 for a missing or invalid key, 429 (Retry-After) over the key's rate."""
-    return _authenticate(ctx, _token(x_rd_token, authorization), 401)
+    return await _authenticate(ctx, _token(x_rd_token, authorization), 401)
 
 
-def require_key_credits(
+async def require_key_credits(
     ctx: Context,
     x_rd_token: Annotated[str | None, Header(alias="X-RD-Token")] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> AuthContext:
     """As require_key, but an invalid token is 403 (the credits endpoint, as the RD docs say)."""
-    return _authenticate(ctx, _token(x_rd_token, authorization), 403)
+    return await _authenticate(ctx, _token(x_rd_token, authorization), 403)
 
 
 Auth = Annotated[AuthContext, Depends(require_key)]

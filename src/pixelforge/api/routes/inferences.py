@@ -52,14 +52,16 @@ async def _wait(ctx: AppContext, account_id: str, sub: Submission) -> None:
                 return
 
 
+def _check_cost(ctx: AppContext, auth: AuthContext, inp: InferenceInput, shape: str) -> dict[str, Any]:
+    prepared = ctx.service.quote(inp)
+    balance = 0 if shape == render.LEGACY else ctx.service.balance(auth.account_id)
+    return render.check_cost_body(ctx, prepared, balance, shape)
+
+
 async def _infer(ctx: AppContext, auth: AuthContext, body: InferenceRequest, shape: str) -> Any:
     inp = InferenceInput.from_mapping(body.model_dump(exclude={"check_cost", "async_"}))
     if body.check_cost:
-        prepared = await run_in_threadpool(ctx.service.quote, inp)
-        balance = (
-            0 if shape == render.LEGACY else await run_in_threadpool(ctx.service.balance, auth.account_id)
-        )
-        return render.check_cost_body(ctx, prepared, balance, shape)
+        return await run_in_threadpool(_check_cost, ctx, auth, inp, shape)
     sub = await run_in_threadpool(ctx.service.submit, auth, inp, {"shape": shape})
     if body.async_:
         return JSONResponse(
