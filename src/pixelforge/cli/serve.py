@@ -27,6 +27,9 @@ def serve(
         typer.Option("--workers", min=1, help="Generation jobs run at once (PIXELFORGE_JOB_WORKERS)."),
     ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = True,
 ) -> None:
     """Serve the RetroDiffusion-compatible /v1 API (keys: `pixelforge keys create`)."""
     import uvicorn
@@ -51,7 +54,13 @@ def serve(
         f"pixelforge: serving on http://{settings.host}:{settings.port} "
         f"(engine {settings.engine}, data {settings.data_dir})"
     )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        access_log=access_log,
+    )
 
 
 def register(app: typer.Typer) -> None:

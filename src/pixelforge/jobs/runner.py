@@ -85,6 +85,10 @@ class JobRunner:
             t.start()
             self._threads.append(t)
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._wake.set()

@@ -39,17 +39,20 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 ACCEPTED_MESSAGE = "Inference accepted. Poll GET /v1/inferences/tasks/{task_id} for status."
 
 
-async def _wait(ctx: AppContext, account_id: str, sub: Submission) -> None:
-    """Await the job without holding a thread; re-check the row now and then (another process may run it)."""
+async def _wait(ctx: AppContext, account_id: str, sub: Submission) -> bool:
+    """Await the job without holding a thread; re-check the row now and then (another process may
+    run it). False when this server is shutting down before the job ended."""
     done = asyncio.wrap_future(sub.done)
     while True:
         try:
             await asyncio.wait_for(asyncio.shield(done), timeout=2.0)
-            return
+            return True
         except TimeoutError:
             view = await run_in_threadpool(ctx.service.task, account_id, sub.task_id)
             if view.status in ("succeeded", "failed"):
-                return
+                return True
+            if ctx.runner.stopping:
+                return False
 
 
 def _check_cost(ctx: AppContext, auth: AuthContext, inp: InferenceInput, shape: str) -> dict[str, Any]:
@@ -71,7 +74,9 @@ async def _infer(ctx: AppContext, auth: AuthContext, body: InferenceRequest, sha
                 "message": ACCEPTED_MESSAGE.replace("{task_id}", sub.task_id),
             }
         )
-    await _wait(ctx, auth.account_id, sub)
+    if not await _wait(ctx, auth.account_id, sub):
+        message = f"The server is shutting down; poll GET /v1/inferences/tasks/{sub.task_id} for the result."
+        return code_message(503, "shutting_down", message)
     view = await run_in_threadpool(ctx.service.task, auth.account_id, sub.task_id)
     if view.status != "succeeded" or view.outcome is None:
         error = view.error or {}
