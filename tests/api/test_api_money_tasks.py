@@ -336,3 +336,36 @@ def test_styles_selector(h: Harness, key: str):
     tiles = h.client.get("/v1/styles/selector", params={"tab": "tab:tileset"}, headers=headers).json()
     assert tiles and all(i["required_tab"] == "tab:tileset" for i in tiles)
     assert h.client.get("/v1/styles/selector").status_code == 401
+
+
+def test_restart_recovery_through_the_api(data_dir: Path):
+    """A server that died mid-job: on the next start the running job is failed and refunded, and a job
+    still pending is run; both are visible to their owner as tasks."""
+    from pixelforge.store import Database, keys
+
+    settings = make_settings(data_dir)
+    db = Database.from_settings(settings)
+    db.migrate()
+    account = keys.create_account(db, "crash", initial_micros=1_000_000)
+    _, key = keys.create_key(db, account.id, "crash")
+    spec = {"prompt": "x", "style_id": "rd_fast__default", "family": "rd_fast", "model": "rd_fast"}
+    spec |= {
+        "type": "txt2img",
+        "width": 64,
+        "height": 64,
+        "num_images": 1,
+        "seed": 1,
+        "meta": {"shape": "v1"},
+    }
+    running = jobs.create_job(db, account.id, "inference", spec, price_micros=17_000, charge=True)
+    assert jobs.claim_next(db).id == running.id  # the process "crashed" here, mid-generation
+    pending = jobs.create_job(db, account.id, "inference", spec, price_micros=17_000, charge=True)
+    db.dispose()
+
+    with harness(settings) as hh:
+        failed = wait_status(hh, key, running.id, {"succeeded", "failed"})
+        assert failed["status"] == "failed"
+        assert failed["error"]["status_code"] == 500 and "refunded" in failed["error"]["detail"]
+        ran = wait_status(hh, key, pending.id, {"succeeded", "failed"})
+        assert ran["status"] == "succeeded" and len(ran["result"]["base64_images"]) == 1
+        assert hh.balance(key) == 1_000_000 - 17_000
