@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,38 @@ def test_read_first_needs_no_transaction(sqlite_db: Database) -> None:
         blocker.close()
     with sqlite_db.engine.connect() as conn:
         assert not conn.connection.dbapi_connection.in_transaction
+
+
+def test_fetch_one_sees_other_writers_at_once_and_holds_no_snapshot(sqlite_db: Database) -> None:
+    sql = "SELECT count(*) FROM accounts"
+    assert sqlite_db.fetch_one(sql) == (0,)
+    other = Database(str(sqlite_db.url))
+    try:
+        with other.transaction() as s:
+            s.execute(text("INSERT INTO accounts VALUES ('a1', 'n', 0, '2026-01-01 00:00:00')"))
+        assert sqlite_db.fetch_one(sql) == (1,)  # same thread, same raw connection, new data
+        raw = sqlite_db._local.conn
+        assert not raw.in_transaction
+        # A checkpoint can run to completion: no reader is pinning an old snapshot.
+        with other.engine.connect() as c:
+            busy, _, _ = c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        assert busy == 0
+    finally:
+        other.dispose()
+    sqlite_db.dispose()
+    assert sqlite_db._raw_conns == []
+
+
+def test_fetch_one_per_thread_connections(sqlite_db: Database) -> None:
+    seen: list[object] = []
+
+    def work() -> None:
+        assert sqlite_db.fetch_one("SELECT 1") == (1,)
+        seen.append(sqlite_db._local.conn)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(c) for c in seen}) == 3

@@ -17,6 +17,9 @@ where it matters (ledger debits use a conditional UPDATE, job claims ``FOR UPDAT
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,6 +79,17 @@ class Database:
         self._autocommit_engine = self.engine.execution_options(
             **({_AUTOCOMMIT_OPTION: True} if self.dialect == "sqlite" else {"isolation_level": "AUTOCOMMIT"})
         )
+        # fetch_one's per-thread raw connections (SQLite files only).
+        self._raw_sqlite_path: str | None = None
+        if (
+            self.dialect == "sqlite"
+            and not self._is_memory
+            and not str(self.url.database).startswith("file:")
+        ):
+            self._raw_sqlite_path = str(Path(str(self.url.database)).expanduser())
+        self._local = threading.local()
+        self._raw_lock = threading.Lock()
+        self._raw_conns: list[sqlite3.Connection] = []
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
 
@@ -107,6 +121,50 @@ class Database:
         """A write transaction: committed when the block ends, rolled back if it raises."""
         with self._write_sessions() as s, s.begin():
             yield s
+
+    def fetch_one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+        """One row of a hand-written, read-only SELECT (``?`` placeholders), outside any transaction.
+
+        For the per-request hot path (``keys.authenticate``, ``ledger.balance``). On a SQLite file
+        each thread keeps one raw sqlite3 connection (same pragmas) and runs the SQL directly: about
+        7 µs instead of ~150 µs through the pool and SQLAlchemy. Nothing is cached, so every call
+        sees the latest commit of every process (WAL readers see committed data at once)."""
+        if self._raw_sqlite_path is not None:
+            conn = getattr(self._local, "conn", None)
+            if conn is None or self._local.pid != os.getpid():  # never reuse a connection across fork
+                conn = self._open_raw_sqlite()
+            try:
+                cur = conn.execute(sql, params)
+                try:
+                    return cur.fetchone()
+                finally:
+                    cur.close()  # resets the statement: no read snapshot outlives the call
+            except sqlite3.Error:
+                self._local.conn = None
+                with self._raw_lock:
+                    if conn in self._raw_conns:
+                        self._raw_conns.remove(conn)
+                conn.close()
+                raise
+        driver_sql = sql if self.is_sqlite else sql.replace("?", "%s")
+        with self._autocommit_engine.connect() as c:
+            row = c.exec_driver_sql(driver_sql, params).first()
+        return None if row is None else tuple(row)
+
+    def _open_raw_sqlite(self) -> sqlite3.Connection:
+        assert self._raw_sqlite_path is not None
+        conn = sqlite3.connect(
+            self._raw_sqlite_path,
+            timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,  # autocommit: each SELECT is its own (consistent) read
+            check_same_thread=False,  # only its thread uses it; dispose() may close it from another
+        )
+        _apply_sqlite_pragmas(conn)
+        self._local.conn = conn
+        self._local.pid = os.getpid()
+        with self._raw_lock:
+            self._raw_conns.append(conn)
+        return conn
 
     def read_first(self, stmt: Executable) -> Row[Any] | None:
         """First row of one read-only statement, outside any transaction (the cheapest read)."""
@@ -141,6 +199,11 @@ class Database:
             return MigrationContext.configure(conn).get_current_revision()
 
     def dispose(self) -> None:
+        with self._raw_lock:
+            conns, self._raw_conns = self._raw_conns, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
         self.engine.dispose()
 
     def __repr__(self) -> str:
@@ -155,21 +218,25 @@ def alembic_config() -> Any:
     return cfg
 
 
+def _apply_sqlite_pragmas(dbapi_conn: Any) -> None:
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA journal_mode = WAL")
+        # Durable at each checkpoint, and safe against corruption: the usual WAL pairing.
+        cur.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cur.close()
+
+
 def _install_sqlite_hooks(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Hand transaction control to SQLAlchemy: pysqlite would otherwise BEGIN lazily (only before
         # DML) and commit behind our back before DDL.
         dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        try:
-            cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cur.execute("PRAGMA foreign_keys = ON")
-            cur.execute("PRAGMA journal_mode = WAL")
-            # Durable at each checkpoint, and safe against corruption: the usual WAL pairing.
-            cur.execute("PRAGMA synchronous = NORMAL")
-        finally:
-            cur.close()
+        _apply_sqlite_pragmas(dbapi_conn)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

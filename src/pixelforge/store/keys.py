@@ -28,6 +28,8 @@ _KEY_RANDOM_BYTES = 32
 _HASH_DOMAIN = b"pixelforge-api-key-v1:"
 # Longer than any key we issue; anything longer is rejected before hashing.
 _MAX_KEY_LENGTH = 200
+# Hand-written: it runs on every request (see Database.fetch_one). The unique index on key_hash serves it.
+_AUTH_SQL = "SELECT account_id, id, name FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,14 +110,10 @@ def authenticate(db: Database, raw_key: str | None) -> AuthContext | None:
     if not raw_key or len(raw_key) > _MAX_KEY_LENGTH:
         return None
     digest = hash_key(raw_key)
-    row = db.read_first(
-        select(ApiKey.id, ApiKey.name, ApiKey.account_id).where(
-            ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)
-        )
-    )
+    row = db.fetch_one(_AUTH_SQL, (digest,))
     if row is None:
         return None
-    return AuthContext(account_id=row.account_id, key_id=row.id, key_name=row.name)
+    return AuthContext(account_id=row[0], key_id=row[1], key_name=row[2])
 
 
 def get_key(db: Database, key_id: str) -> ApiKey | None:

@@ -48,7 +48,7 @@ def _check_positive(micros: int, what: str) -> None:
 
 
 def balance(db: Database, account_id: str) -> int:
-    row = db.read_first(select(_accounts.c.balance_micros).where(_accounts.c.id == account_id))
+    row = db.fetch_one("SELECT balance_micros FROM accounts WHERE id = ?", (account_id,))
     if row is None:
         raise NotFound(f"no account {account_id!r}")
     return row[0]
