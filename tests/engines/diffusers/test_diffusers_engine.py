@@ -154,9 +154,21 @@ def test_references_without_ip_adapter_are_refused_before_loading(engine):
         engine.generate(req("missing"))
 
 
-def test_refusals_name_the_feature(engine):
-    with pytest.raises(UnsupportedFeature, match="tile_x/tile_y on family 'pro'"):
-        engine.generate(req("pro", tile_x=True))
+def test_transformer_families_tile_by_seam_repair(engine):
+    """FLUX has no convolutional denoiser to pad: the pixel toolkit repairs the seam instead."""
+    shape = {"width": 32, "height": 32, "num_images": 3}
+    from pixelforge import pixel
+
+    plain = engine.generate(req("pro", **shape))
+    tiled = engine.generate(req("pro", tile_x=True, **shape))
+    assert all(i.shape == (32, 32, 4) and i.dtype == np.uint8 for i in tiled)
+    for p, t in zip(plain, tiled, strict=True):
+        # Same render (the denoiser is untouched), then the toolkit's x-axis repair only.
+        assert np.array_equal(t, pixel.make_seamless(p, True, False))
+        assert not np.array_equal(t, p)
+
+
+def test_unknown_family_is_refused_naming_the_known_ones(engine):
     with pytest.raises(UnsupportedFeature, match=r"model family 'nope'.*known: fast"):
         engine.generate(req("nope"))
 

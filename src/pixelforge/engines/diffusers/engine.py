@@ -135,7 +135,7 @@ class DiffusersEngine:
         return EngineCapabilities(
             img2img=True,
             max_reference_images=MAX_REFERENCE_IMAGES if refs else 0,
-            tiling=any(not f.is_flux_like for f in families),
+            tiling=True,
             negative_prompt=True,
             prompt_expansion=True,
             min_size=1,
@@ -157,7 +157,7 @@ class DiffusersEngine:
         loaded = self._get(plan.family_name, plan.family)
         with loaded.lock:
             try:
-                frames = self._render(loaded, plan, request, prompt, cancel, progress)
+                frames, conv_tiled = self._render(loaded, plan, request, prompt, cancel, progress)
             except GenerationCancelled:
                 raise
             except _OOM_ERRORS as exc:
@@ -172,6 +172,8 @@ class DiffusersEngine:
                     raise EngineOutOfMemory(str(exc)) from exc
                 raise EngineError(f"family {plan.family_name!r}: pipeline failed: {exc}") from exc
         images = [self._to_art(f, request, plan) for f in frames]
+        if (request.tile_x or request.tile_y) and not conv_tiled:
+            images = [pixel.make_seamless(img, request.tile_x, request.tile_y) for img in images]
         if progress is not None:
             progress(1.0)
         return images
@@ -200,11 +202,6 @@ class DiffusersEngine:
                 )
             if len(request.reference_images) > MAX_REFERENCE_IMAGES:
                 raise UnsupportedFeature(f"more than {MAX_REFERENCE_IMAGES} reference_images", ENGINE_NAME)
-        if (request.tile_x or request.tile_y) and spec.is_flux_like:
-            raise UnsupportedFeature(
-                f"tile_x/tile_y on family {family_name!r} ({spec.pipeline}: no convolutional denoiser)",
-                ENGINE_NAME,
-            )
         if request.extra_init_image is not None:
             raise UnsupportedFeature("extra_init_image", ENGINE_NAME)
         k, rw, rh = render_size(request.width, request.height, spec)
@@ -305,7 +302,8 @@ class DiffusersEngine:
         prompt: str,
         cancel: CancelToken,
         progress: ProgressCallback | None,
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, bool]:
+        """The rendered frames, and whether tiling (if asked) was done by padded convolutions."""
         spec = plan.family
         pipe = loaded.pipe
         kwargs: dict[str, Any] = {
@@ -364,18 +362,16 @@ class DiffusersEngine:
 
         cancel.raise_if_cancelled()
         denoiser = getattr(pipe, "unet", None)
-        if (request.tile_x or request.tile_y) and denoiser is None:
-            raise UnsupportedFeature(f"tile_x/tile_y on {type(pipe).__name__} (no UNet)", ENGINE_NAME)
+        # Transformer denoisers (FLUX-class) have no convolutions to pad: their seams are repaired
+        # on the art afterwards (generate), so the VAE is left alone too.
+        axes = (request.tile_x, request.tile_y) if denoiser is not None else (False, False)
         try:
-            with (
-                seamless([denoiser, getattr(pipe, "vae", None)], request.tile_x, request.tile_y),
-                torch.inference_mode(),
-            ):
+            with seamless([denoiser, getattr(pipe, "vae", None)], *axes), torch.inference_mode():
                 out = pipe(**kwargs)
         finally:
             if use_ip:
                 loaded.pipe.unload_ip_adapter()
-        return np.asarray(out.images)
+        return np.asarray(out.images), denoiser is not None
 
     def _to_art(self, frame: np.ndarray, request: GenerationRequest, plan: RenderPlan) -> np.ndarray:
         """A rendered frame (float RGB at about native × k) → RGBA art at exactly the native size."""
