@@ -215,7 +215,7 @@ def _coherence_spectrum(p: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     if total <= 0:
         return np.zeros(1), np.zeros(1)
     hp = p - gaussian_filter1d(p, sigma=max(len(p) / 10.0, 2.0), mode="constant")
-    m = int(2 ** np.ceil(np.log2(max(len(p), 8) * _PAD)))
+    m = int(2 ** np.ceil(np.log2(max(n, 8) * _PAD)))  # same bins for every profile of an axis
     spec = np.abs(np.fft.rfft(hp, n=m)) / total
     freqs = np.arange(len(spec)) / m
     return freqs, spec

@@ -1,8 +1,8 @@
 """Outlines: add one around a sprite, and clean up outline strokes without losing details.
 
-``clean_outline`` is the "pixel-perfect" pass: in a one-pixel stroke, an L-shaped corner pixel (a
-same-colour neighbour horizontally and one vertically, the two diagonal to each other, nothing else
-of that colour around) is redundant, and removing it leaves a thinner, still 8-connected line. The
+``clean_outline`` is the "pixel-perfect" pass: in a one-pixel stroke, an L-shaped corner pixel (exactly
+two same-colour 4-neighbours, one horizontal and one vertical, whose shared diagonal is not that
+colour, and each of them continuing the stroke) is redundant, and removing it leaves a thinner, still 8-connected line. The
 rule only ever touches pixels with exactly two same-colour 4-neighbours in an L, so isolated
 pixels, line ends, T-junctions and filled areas -- the single-pixel details that carry a design --
 are never changed. The removed pixel takes the colour of the side it opens onto.
@@ -49,7 +49,7 @@ def clean_outline(img: np.ndarray, *, wrap: bool = False, max_passes: int = 2) -
             for hx in (-1, 1):
                 # L corner: same colour above/below (vy) and left/right (hx), nothing diagonal
                 # between them, no other same-colour neighbour, and the two arms each continue.
-                corner = visible & same[(vy, 0)] & same[(0, hx)] & ~same[(vy, hx)] & (n4 == 2) & (n8 == 2)
+                corner = visible & same[(vy, 0)] & same[(0, hx)] & ~same[(vy, hx)] & (n4 == 2)
                 arm_v = _nb(n8, vy, 0, wrap, 0) >= 2
                 arm_h = _nb(n8, 0, hx, wrap, 0) >= 2
                 # After removal the arms touch diagonally; the pixel opens onto the opposite side.

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pixelforge.pixel import downscale, extract_palette, harden_alpha, map_to_palette, reduce_colors
+from pixelforge.pixel import downscale, harden_alpha
 
 
 def _random_sprite(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -42,17 +42,17 @@ def test_downscale_rejects_bad_input():
         downscale(np.zeros((4, 4, 4), np.uint8), 8)
 
 
-def test_palette_mapping_is_exact_and_idempotent():
-    img = _random_sprite(32, 32, seed=3)
-    pal = np.array([[0, 0, 0], [255, 255, 255], [200, 30, 40], [20, 90, 200]], np.uint8)
-    out = map_to_palette(img, pal)
-    opaque = out[..., 3] > 0
-    assert {tuple(c) for c in out[opaque][:, :3].tolist()} <= {tuple(c) for c in pal.tolist()}
-    assert np.array_equal(map_to_palette(out, pal), out)
-    assert np.array_equal(out[..., 3], img[..., 3])
+def test_kcentroid_downscale_ignores_bleeding_neighbours():
+    rng = np.random.default_rng(0)
+    small = _random_sprite(6, 6, seed=7)
+    small[..., 3] = 255
+    big = small.repeat(8, axis=0).repeat(8, axis=1).astype(np.int64)
+    big[..., :3] += rng.normal(0, 4, big[..., :3].shape).astype(np.int64)
+    out = downscale(np.clip(big, 0, 255).astype(np.uint8), 8, method="kcentroid")
+    assert out.shape == small.shape
+    assert np.abs(out.astype(int) - small.astype(int)).max() <= 6
 
 
-def test_reduce_colors_limits_count():
-    img = _random_sprite(32, 32, seed=4)
-    out = reduce_colors(img, 8)
-    assert len(extract_palette(out, 64)) <= 8
+def test_downscale_unknown_method():
+    with pytest.raises(ValueError, match="unknown downscale method"):
+        downscale(np.zeros((4, 4, 4), np.uint8), 2, method="median")

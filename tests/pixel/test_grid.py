@@ -1,0 +1,143 @@
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from tests.pixel.conftest import enlarge, make_sprite
+
+from pixelforge.pixel import detect_grid, recover_native, sample_grid
+
+
+def _fractional(native: np.ndarray, s: float, phase: float = 0.0) -> np.ndarray:
+    h, w = native.shape[:2]
+    ys = np.clip(np.floor((np.arange(round(h * s)) + 0.5 - phase) / s).astype(int), 0, h - 1)
+    xs = np.clip(np.floor((np.arange(round(w * s)) + 0.5 - phase) / s).astype(int), 0, w - 1)
+    return native[ys][:, xs]
+
+
+def _varied(native: np.ndarray) -> bool:
+    """Enough edges on both axes that the grid is defined at all."""
+    return bool(
+        (native[:, 1:] != native[:, :-1]).any(axis=(0, 2)).mean() > 0.6
+        and (native[1:] != native[:-1]).any(axis=(1, 2)).mean() > 0.6
+    )
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    h=st.integers(8, 40),
+    w=st.integers(8, 40),
+    k=st.integers(3, 12),
+    seed=st.integers(0, 10_000),
+    colors=st.integers(2, 12),
+)
+def test_exact_integer_upscale_recovers_the_original(h, w, k, seed, colors):
+    native = make_sprite(h, w, seed, colors)
+    assume(_varied(native))
+    out = recover_native(enlarge(native, k))
+    assert out.shape == native.shape
+    assert np.array_equal(out, native)
+
+
+@settings(max_examples=15, deadline=None)
+@given(h=st.integers(8, 24), w=st.integers(8, 24), k=st.integers(3, 10), seed=st.integers(0, 10_000))
+def test_tiling_two_by_two_keeps_the_grid(h, w, k, seed):
+    native = make_sprite(h, w, seed, 6)
+    assume(_varied(native))
+    big = enlarge(native, k)
+    one = recover_native(big)
+    four = recover_native(np.tile(big, (2, 2, 1)))
+    g1, g4 = detect_grid(big), detect_grid(np.tile(big, (2, 2, 1)))
+    assert g4.has_grid and g1.has_grid
+    assert g4.cell_x == pytest.approx(g1.cell_x, rel=0.02)
+    assert g4.cell_y == pytest.approx(g1.cell_y, rel=0.02)
+    assert np.array_equal(four, np.tile(one, (2, 2, 1)))
+
+
+@pytest.mark.parametrize("s", [4.0, 5.37, 7.5, 11.2, 15.9])
+def test_fractional_scale_and_phase(s):
+    native = make_sprite(30, 26, seed=int(s * 10), transparent=False)
+    img = _fractional(native, s, phase=0.3 * s)
+    g = detect_grid(img)
+    assert g.has_grid
+    assert g.cell_x == pytest.approx(s, rel=0.03)
+    assert (g.width, g.height) == (26, 30)
+    assert np.array_equal(recover_native(img, g), native)
+
+
+def test_blur_noise_and_soft_upscales_are_recovered():
+    from PIL import Image
+    from scipy.ndimage import gaussian_filter
+
+    native = make_sprite(32, 32, seed=5, n_colors=5, transparent=False)
+    s = 9.3
+    img = _fractional(native, s).astype(np.float64)
+    img[..., :3] = gaussian_filter(img[..., :3], sigma=(1.5, 1.5, 0))
+    img[..., :3] += np.random.default_rng(0).normal(0, 6, img[..., :3].shape)
+    out = recover_native(np.clip(np.round(img), 0, 255).astype(np.uint8))
+    assert out.shape == native.shape
+    assert (np.abs(out.astype(int) - native.astype(int)).max(axis=2) <= 12).mean() > 0.97
+    soft = np.asarray(Image.fromarray(native).resize((298, 298), Image.Resampling.BILINEAR))
+    out = recover_native(soft)
+    assert out.shape == native.shape
+
+
+def test_large_cells_at_1024_are_not_halved():
+    native = make_sprite(16, 16, seed=2, n_colors=4, transparent=False)
+    img = enlarge(native, 64)
+    g = detect_grid(img)
+    assert g.cell_x == pytest.approx(64, rel=0.01) and g.cell_y == pytest.approx(64, rel=0.01)
+    assert np.array_equal(recover_native(img), native)
+
+
+def test_native_art_and_photos_have_no_grid():
+    rng = np.random.default_rng(3)
+    native = make_sprite(64, 64, seed=3)
+    g = detect_grid(native)
+    assert not g.has_grid and (g.width, g.height) == (64, 64)
+    assert np.array_equal(recover_native(native), native)
+    from scipy.ndimage import gaussian_filter
+
+    photo = np.empty((128, 128, 4), np.uint8)
+    photo[..., :3] = np.clip(gaussian_filter(rng.normal(128, 60, (128, 128, 3)), (4, 4, 0)) * 3 - 256, 0, 255)
+    photo[..., 3] = 255
+    assert not detect_grid(photo).has_grid
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (2, 3), (5, 5)])
+def test_tiny_inputs(shape):
+    img = np.full((*shape, 4), 200, np.uint8)
+    g = detect_grid(img)
+    assert not g.has_grid
+    assert recover_native(img).shape == img.shape
+
+
+def test_one_row_strip_borrows_nothing_and_keeps_size():
+    strip = enlarge(make_sprite(1, 40, seed=4, transparent=False), 1)
+    out = recover_native(strip)
+    assert out.shape == strip.shape
+
+
+def test_sixteen_megapixel_input():
+    native = make_sprite(64, 64, seed=8, transparent=False)
+    img = enlarge(native, 64)  # 4096 x 4096
+    assert np.array_equal(recover_native(img), native)
+
+
+def test_sample_grid_with_explicit_edges():
+    native = make_sprite(4, 5, seed=9, transparent=False)
+    img = enlarge(native, 6)
+    out = sample_grid(img, np.arange(0, 31, 6), np.arange(0, 25, 6))
+    assert np.array_equal(out, native)
+
+
+def test_output_alpha_is_hard():
+    native = make_sprite(20, 20, seed=10)
+    img = enlarge(native, 7).copy()
+    img[..., 3] = np.clip(img[..., 3].astype(int) + 40, 0, 255).astype(np.uint8) // 2 * 2
+    out = recover_native(img)
+    assert set(np.unique(out[..., 3]).tolist()) <= {0, 255}
+
+
+def test_rejects_non_rgba():
+    with pytest.raises(ValueError, match="RGBA"):
+        detect_grid(np.zeros((8, 8, 3), np.uint8))
