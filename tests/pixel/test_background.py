@@ -64,7 +64,7 @@ def test_no_halo_on_blurred_edges():
     from scipy.ndimage import gaussian_filter
 
     spr = enlarge(_blob(seed=4), 4)
-    img = _over(spr, np.full(spr.shape[:2] + (3,), 255.0))
+    img = _over(spr, np.full((*spr.shape[:2], 3), 255.0))
     soft = img.astype(float)
     soft[..., :3] = gaussian_filter(soft[..., :3], (1.2, 1.2, 0))
     out = remove_background(np.clip(np.round(soft), 0, 255).astype(np.uint8))

@@ -107,8 +107,8 @@ def background_mask(
             is_bg[1:] = True
         else:
             limit = min_enclosed if min_enclosed is not None else max(int(0.002 * h * w), 9)
-            mean_d = ndimage.mean(dist, labels, np.arange(n + 1))
-            is_bg |= (sizes >= limit) & (np.nan_to_num(mean_d, nan=np.inf) <= tol / 2)
+            mean_d = np.bincount(labels.ravel(), weights=dist.ravel(), minlength=n + 1) / np.maximum(sizes, 1)
+            is_bg |= (sizes >= limit) & (mean_d <= tol / 2)
             is_bg[0] = False
     mask = is_bg[labels] | alpha_bg
     mask = _halo_to_background(rgb, model, mask, tol)

@@ -1,11 +1,11 @@
 """Outlines: add one around a sprite, and clean up outline strokes without losing details.
 
-``clean_outline`` is the "pixel-perfect" pass: in a one-pixel stroke, an L-shaped corner pixel (exactly
-two same-colour 4-neighbours, one horizontal and one vertical, whose shared diagonal is not that
-colour, and each of them continuing the stroke) is redundant, and removing it leaves a thinner, still 8-connected line. The
-rule only ever touches pixels with exactly two same-colour 4-neighbours in an L, so isolated
-pixels, line ends, T-junctions and filled areas -- the single-pixel details that carry a design --
-are never changed. The removed pixel takes the colour of the side it opens onto.
+``clean_outline`` is the "pixel-perfect" pass: in a one-pixel stroke, an L-shaped corner pixel
+(exactly two same-colour 4-neighbours, one horizontal and one vertical, whose shared diagonal is
+not that colour, and each of them continuing the stroke) is redundant; removing it leaves a
+thinner, still 8-connected line. The rule never touches any other pixel, so isolated pixels, line
+ends, T-junctions and filled areas -- the single-pixel details that carry a design -- are never
+changed. The removed pixel takes the colour of the side it opens onto.
 """
 
 from __future__ import annotations
