@@ -38,6 +38,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "sdxl": tiny.build_sdxl(root / "sdxl"),
         "flux": tiny.build_flux(root / "flux"),
         "lora": tiny.build_lora(root / "lora", sd15),
+        "ip_adapter": tiny.build_ip_adapter(root / "ip_adapter", sd15),
     }
 
 
@@ -86,6 +87,21 @@ steps = 2
 render_scale = 1
 min_render_size = 8
 max_render_size = 128
+
+[families.refs]
+pipeline = "sd15"
+checkpoint = "{models["sd15"]}"
+scheduler = "euler"
+steps = 2
+render_scale = 4
+min_render_size = 16
+max_render_size = 128
+
+[families.refs.ip_adapter]
+source = "{models["ip_adapter"]}"
+subfolder = "models"
+weight_name = "ip-adapter_tiny.safetensors"
+scale = 1.0
 
 [families.missing]
 pipeline = "sd15"

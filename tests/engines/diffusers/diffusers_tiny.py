@@ -228,3 +228,50 @@ def build_lora(out: Path, checkpoint: Path, seed: int = 1) -> Path:
         out, unet_lora_layers=get_peft_model_state_dict(unet), safe_serialization=True
     )
     return out / "pytorch_lora_weights.safetensors"
+
+
+def build_ip_adapter(out: Path, checkpoint: Path, seed: int = 2) -> Path:
+    """A random IP-Adapter for ``checkpoint``'s UNet in the h94/IP-Adapter folder layout:
+    ``models/ip-adapter_tiny.safetensors`` (image projection + per-cross-attention k/v weights) and
+    ``models/image_encoder`` (a tiny CLIP vision tower with projection)."""
+    from diffusers import UNet2DConditionModel
+    from safetensors.torch import save_file
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(seed)
+    models = out / "models"
+    CLIPVisionModelWithProjection(
+        CLIPVisionConfig(
+            hidden_size=CLIP_DIM,
+            projection_dim=CLIP_DIM,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=37,
+            image_size=32,
+            patch_size=4,
+        )
+    ).save_pretrained(models / "image_encoder")
+    unet = UNet2DConditionModel.from_pretrained(checkpoint / "unet")
+    cross, channels = unet.config.cross_attention_dim, list(unet.config.block_out_channels)
+    tokens = 4
+    tensors = {
+        "image_proj.proj.weight": torch.randn(cross * tokens, CLIP_DIM) * 0.2,
+        "image_proj.proj.bias": torch.zeros(cross * tokens),
+        "image_proj.norm.weight": torch.ones(cross),
+        "image_proj.norm.bias": torch.zeros(cross),
+    }
+    key_id = 1
+    for name in unet.attn_processors:
+        if name.endswith("attn1.processor"):
+            continue  # self-attention gets no image keys/values
+        if name.startswith("mid_block"):
+            hidden = channels[-1]
+        elif name.startswith("up_blocks"):
+            hidden = list(reversed(channels))[int(name[len("up_blocks.")])]
+        else:
+            hidden = channels[int(name[len("down_blocks.")])]
+        tensors[f"ip_adapter.{key_id}.to_k_ip.weight"] = torch.randn(hidden, cross) * 0.5
+        tensors[f"ip_adapter.{key_id}.to_v_ip.weight"] = torch.randn(hidden, cross) * 0.5
+        key_id += 2
+    save_file(tensors, str(models / "ip-adapter_tiny.safetensors"))
+    return out

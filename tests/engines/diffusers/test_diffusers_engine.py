@@ -149,7 +149,8 @@ def test_references_without_ip_adapter_are_refused_before_loading(engine):
     with pytest.raises(UnsupportedFeature, match="reference_images"):
         engine.generate(req("missing", reference_images=(ref,)))
     assert "missing" not in engine.loaded_families()
-    assert engine.capabilities().max_reference_images == 0
+    with pytest.raises(UnsupportedFeature, match="family 'fast' has no ip_adapter"):
+        engine.generate(req("fast", reference_images=(ref,)))
     with pytest.raises(EngineUnavailable, match="does-not-exist"):
         engine.generate(req("missing"))
 
@@ -166,6 +167,30 @@ def test_transformer_families_tile_by_seam_repair(engine):
         # Same render (the denoiser is untouched), then the toolkit's x-axis repair only.
         assert np.array_equal(t, pixel.make_seamless(p, True, False))
         assert not np.array_equal(t, p)
+
+
+def test_reference_images_through_ip_adapter(engine):
+    """A tiny random IP-Adapter (h94 folder layout) loaded from the registry: references steer the
+    output, up to 9 of them, and the adapter is unloaded after the call."""
+    rng = np.random.default_rng(5)
+    refs = [rng.integers(0, 256, size=(24, 24, 4), dtype=np.uint8) for _ in range(3)]
+    assert engine.capabilities().max_reference_images == 9
+    plain = engine.generate(req("refs", style_id="rd_refs__default"))[0]
+    one = engine.generate(req("refs", style_id="rd_refs__default", reference_images=(refs[0],)))[0]
+    other = engine.generate(req("refs", style_id="rd_refs__default", reference_images=(refs[1],)))[0]
+    three = engine.generate(
+        req("refs", style_id="rd_refs__default", reference_images=tuple(refs), num_images=2)
+    )
+    assert one.shape == (16, 16, 4) and [i.shape for i in three] == [(16, 16, 4)] * 2
+    assert not np.array_equal(plain, one) and not np.array_equal(one, other)
+    assert np.array_equal(
+        one, engine.generate(req("refs", style_id="rd_refs__default", reference_images=(refs[0],)))[0]
+    )
+    assert np.array_equal(plain, engine.generate(req("refs", style_id="rd_refs__default"))[0]), (
+        "adapter unloaded"
+    )
+    with pytest.raises(UnsupportedFeature, match="more than 9"):
+        engine.generate(req("refs", style_id="rd_refs__default", reference_images=(refs[0],) * 10))
 
 
 def test_unknown_family_is_refused_naming_the_known_ones(engine):
