@@ -156,7 +156,8 @@ def main() -> None:
         cfg = TinyConfig(
             train_steps=step,
             notes=f"batch {args.batch}, lr {args.lr}, ema {args.ema}, channels {args.channels}, "
-            f"{elapsed / 60:.0f} min on {args.threads} CPU threads; val loss train {vt:.4f} held-out {vh:.4f}",
+            f"{elapsed / 60:.0f} min on {args.threads} CPU threads; "
+            f"val loss train {vt:.4f} held-out {vh:.4f}",
         )
         export(ema, cfg, work / "export")
         improved = vh < best_held
