@@ -9,7 +9,7 @@ import typer
 app = typer.Typer(help="pixelforge: self-hosted pixel-art generation server", no_args_is_help=True)
 
 # Modules that define register(app). Add yours here; the import stays cheap (no torch at import).
-COMMAND_MODULES: tuple[str, ...] = ("keys", "serve", "generate", "models")
+COMMAND_MODULES: tuple[str, ...] = ("keys", "serve", "generate", "models", "pixel")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"pixelforge.cli.{_name}").register(app)
