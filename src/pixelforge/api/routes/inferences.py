@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from pixelforge.api import render
-from pixelforge.api.deps import AppContext, Auth, Context, CreditsAuth
+from pixelforge.api.deps import AppContext, Auth, Context, CreditsAuth, blocking_read
 from pixelforge.api.errors import code_message
 from pixelforge.api.schemas import (
     AcceptedResponse,
@@ -64,7 +64,13 @@ def _check_cost(ctx: AppContext, auth: AuthContext, inp: InferenceInput, shape: 
 async def _infer(ctx: AppContext, auth: AuthContext, body: InferenceRequest, shape: str) -> Any:
     inp = InferenceInput.from_mapping(body.model_dump(exclude={"check_cost", "async_"}))
     if body.check_cost:
-        return await run_in_threadpool(_check_cost, ctx, auth, inp, shape)
+        if inp.input_image or inp.input_palette or inp.reference_images or inp.extra_input_image:
+            body_ = await run_in_threadpool(
+                _check_cost, ctx, auth, inp, shape
+            )  # image decoding: off the loop
+        else:
+            body_ = await blocking_read(ctx, _check_cost, ctx, auth, inp, shape)
+        return JSONResponse(body_)
     sub = await run_in_threadpool(ctx.service.submit, auth, inp, {"shape": shape})
     if body.async_:
         return JSONResponse(
@@ -145,6 +151,6 @@ def get_task(ctx: Context, auth: Auth, task_id: str) -> Any:
     },
     summary="Remaining balance (USD) and legacy credits",
 )
-def credits(ctx: Context, auth: CreditsAuth) -> Any:
-    micros = ctx.service.balance(auth.account_id)
-    return {"credits": render.credits_left(ctx, micros), "balance": render.usd(micros)}
+async def credits(ctx: Context, auth: CreditsAuth) -> Any:
+    micros = await blocking_read(ctx, ctx.service.balance, auth.account_id)
+    return JSONResponse({"credits": render.credits_left(ctx, micros), "balance": render.usd(micros)})
