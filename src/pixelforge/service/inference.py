@@ -287,8 +287,6 @@ class InferenceService:
             )
         if inp.strength is not None and not 0.0 <= float(inp.strength) <= 1.0:
             raise InvalidRequest(f"strength must be between 0 and 1, got {inp.strength}")
-        if inp.strength is not None and not inp.input_image:
-            raise InvalidRequest("strength needs an input_image")
         if inp.return_pre_palette and not inp.input_palette:
             raise InvalidRequest("return_pre_palette needs an input_palette")
         if inp.return_non_bg_removed and not inp.remove_bg:
@@ -327,7 +325,8 @@ class InferenceService:
 
     def _check_engine(self, inp: InferenceInput, refs: list[str], width: int, height: int) -> None:
         caps = self._capabilities()
-        name = getattr(caps, "name", None) or self.settings.engine
+        holder = getattr(self.runner, "engines", None)
+        name = getattr(holder, "name", None) or self.settings.engine
         if inp.input_image and not caps.img2img:
             raise NotSupported(f"input_image (img2img) is not supported by this server's {name!r} engine yet")
         if refs and len(refs) > caps.max_reference_images:
