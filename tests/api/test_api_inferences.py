@@ -273,6 +273,7 @@ def test_unknown_style_is_404(h: Harness, key: str):
     assert r.json()["detail"]["code"] == "style_not_found"
     r = h.post(key, {"prompt": "x", "prompt_style": "user__flasks_586"})
     assert r.status_code == 404
+    assert "user styles are not supported by this server yet" in r.json()["detail"]["message"]
 
 
 def test_validation_errors_use_the_msg_list_shape(h: Harness, key: str):

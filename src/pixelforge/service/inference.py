@@ -160,6 +160,10 @@ class InferenceService:
         try:
             style = self.catalog.resolve(style_key)
         except UnknownStyle as exc:
+            if style_key.startswith("user__"):
+                raise StyleNotFound(
+                    f"prompt_style {style_key!r} was not found: user styles are not supported by this server yet"
+                ) from None
             raise StyleNotFound(str(exc)) from None
         target_id = getattr(style, "target_id", None) or style.id
         self._refuse_unbuilt_style(style, target_id)
