@@ -162,7 +162,8 @@ class InferenceService:
         except UnknownStyle as exc:
             if style_key.startswith("user__"):
                 raise StyleNotFound(
-                    f"prompt_style {style_key!r} was not found: user styles are not supported by this server yet"
+                    f"prompt_style {style_key!r} was not found: "
+                    "user styles are not supported by this server yet"
                 ) from None
             raise StyleNotFound(str(exc)) from None
         target_id = getattr(style, "target_id", None) or style.id
