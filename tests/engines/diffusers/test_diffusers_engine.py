@@ -231,3 +231,50 @@ def test_grid_recovery_finds_a_shifted_grid_that_block_downscaling_blurs():
     noise = rng.integers(0, 256, size=(96, 128, 4), dtype=np.uint8)
     noise[..., 3] = 255
     assert recover_art(noise, 16, 12, 8, detect).shape == (12, 16, 4), "no grid: block fallback"
+
+
+class CancelAfter(CancelToken):
+    """Cancels itself on its n-th check (deterministic 'cancelled mid-run')."""
+
+    def __init__(self, checks: int) -> None:
+        super().__init__()
+        self.left = checks
+
+    def raise_if_cancelled(self) -> None:
+        self.left -= 1
+        if self.left <= 0:
+            self.cancel("late")
+        super().raise_if_cancelled()
+
+
+def test_generate_many_batches_same_shape_requests_with_identical_results(engine, monkeypatch):
+    reqs = [
+        req("fast", prompt="a red potion", seed=11, num_images=2),
+        req("fast", prompt="a blue shield", seed=40),
+        req("fast", prompt="a tree", seed=5, width=24),
+        req("fast", prompt="with refs", reference_images=(np.zeros((8, 8, 4), np.uint8),)),
+        req("plus", prompt="an sdxl coin", seed=9),
+    ]
+    singles = [engine.generate(r) for r in (reqs[0], reqs[1], reqs[2], reqs[4])]
+    calls: list[int] = []
+    real = engine._render
+
+    def counting(loaded, plan, batch, progress):
+        calls.append(len(batch))
+        return real(loaded, plan, batch, progress)
+
+    monkeypatch.setattr(engine, "_render", counting)
+    out = engine.generate_many(reqs)
+    assert sorted(calls) == [1, 1, 2], "the two 16x16 fast requests share one pipeline call"
+    assert isinstance(out[3], UnsupportedFeature)
+    for got, want in zip((out[0], out[1], out[2], out[4]), singles, strict=True):
+        assert isinstance(got, list) and len(got) == len(want)
+        assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+
+
+def test_generate_many_cancels_one_request_and_renders_the_rest(engine):
+    a, b = req("fast", prompt="a", seed=1), req("fast", prompt="b", seed=2)
+    want_a = engine.generate(a)
+    out = engine.generate_many([a, b], cancels=[None, CancelAfter(3)])
+    assert isinstance(out[1], GenerationCancelled)
+    assert isinstance(out[0], list) and np.array_equal(out[0][0], want_a[0])

@@ -151,32 +151,117 @@ class DiffusersEngine:
         cancel = cancel or CancelToken()
         plan = self.plan(request)
         cancel.raise_if_cancelled()
-        hint = plan.style.llm_hint if plan.style else None
-        prompt = self.expander.expand(request.prompt, plan.template, use_llm=request.expand_prompt, hint=hint)
+        prompt = self._prompt(request, plan)
         cancel.raise_if_cancelled()
-        loaded = self._get(plan.family_name, plan.family)
-        with loaded.lock:
+        return self._run_group(plan, [(request, prompt, cancel)], progress)[0]
+
+    def generate_many(
+        self,
+        requests: list[GenerationRequest],
+        cancels: list[CancelToken | None] | None = None,
+    ) -> list[list[np.ndarray] | EngineError]:
+        """Generate several requests, batching those that can share one pipeline call.
+
+        Requests of the same family, size, steps, guidance, negative prompt and LoRAs, without
+        init/reference images or tiling, run as one batch (their prompts may differ); each image
+        is still seeded ``seed + i`` of its own request, so results equal one-at-a-time calls.
+        Returns, per request and in order, its images or the EngineError it failed with; a
+        cancelled request fails alone and the rest of its batch is rendered again without it.
+        """
+        cancels = list(cancels) if cancels is not None else [None] * len(requests)
+        if len(cancels) != len(requests):
+            raise ValueError(f"{len(cancels)} cancel tokens for {len(requests)} requests")
+        results: list[list[np.ndarray] | EngineError | None] = [None] * len(requests)
+        groups: dict[tuple, list[int]] = {}
+        prepared: dict[int, tuple[RenderPlan, str, CancelToken]] = {}
+        for i, (request, cancel) in enumerate(zip(requests, cancels, strict=True)):
+            token = cancel or CancelToken()
             try:
-                frames, conv_tiled = self._render(loaded, plan, request, prompt, cancel, progress)
-            except GenerationCancelled:
-                raise
-            except _OOM_ERRORS as exc:
+                plan = self.plan(request)
+                token.raise_if_cancelled()
+                prepared[i] = (plan, self._prompt(request, plan), token)
+            except EngineError as exc:
+                results[i] = exc
+                continue
+            groups.setdefault(self._batch_key(request, plan, i), []).append(i)
+        for members in groups.values():
+            pending = list(members)
+            while pending:
+                plan = prepared[pending[0]][0]
+                batch = [(requests[i], prepared[i][1], prepared[i][2]) for i in pending]
+                try:
+                    outs = self._run_group(plan, batch, None)
+                except GenerationCancelled as exc:
+                    cancelled = [i for i in pending if prepared[i][2].cancelled]
+                    if not cancelled:
+                        cancelled = list(pending)
+                    for i in cancelled:
+                        results[i] = exc
+                    pending = [i for i in pending if i not in cancelled]
+                    continue
+                except EngineError as exc:
+                    for i in pending:
+                        results[i] = exc
+                    break
+                for i, out in zip(pending, outs, strict=True):
+                    results[i] = out
+                break
+        return results  # type: ignore[return-value]
+
+    @staticmethod
+    def _batch_key(request: GenerationRequest, plan: RenderPlan, index: int) -> tuple:
+        if request.init_image is not None or request.reference_images or request.tile_x or request.tile_y:
+            return ("alone", index)
+        return (
+            plan.family_name,
+            request.width,
+            request.height,
+            plan.steps,
+            plan.guidance,
+            plan.negative_prompt,
+            tuple(lo.adapter_name for lo in plan.loras),
+            tuple(lo.weight for lo in plan.loras),
+        )
+
+    def _prompt(self, request: GenerationRequest, plan: RenderPlan) -> str:
+        hint = plan.style.llm_hint if plan.style else None
+        return self.expander.expand(request.prompt, plan.template, use_llm=request.expand_prompt, hint=hint)
+
+    def _run_group(
+        self,
+        plan: RenderPlan,
+        batch: list[tuple[GenerationRequest, str, CancelToken]],
+        progress: ProgressCallback | None,
+    ) -> list[list[np.ndarray]]:
+        """Render requests that share ``plan``'s family, size and settings in one pipeline call."""
+        request = batch[0][0]
+        try:
+            loaded = self._get(plan.family_name, plan.family)
+            with loaded.lock:
+                frames, conv_tiled = self._render(loaded, plan, batch, progress)
+        except _OOM_ERRORS as exc:
+            self._empty_cache()
+            total = sum(r.num_images for r, _, _ in batch)
+            raise EngineOutOfMemory(
+                f"out of memory rendering {plan.render_width}x{plan.render_height} x{total} "
+                f"with family {plan.family_name!r}"
+            ) from exc
+        except RuntimeError as exc:
+            if "out of memory" in str(exc).lower():
                 self._empty_cache()
-                raise EngineOutOfMemory(
-                    f"out of memory rendering {plan.render_width}x{plan.render_height} "
-                    f"x{request.num_images} with family {plan.family_name!r}"
-                ) from exc
-            except RuntimeError as exc:
-                if "out of memory" in str(exc).lower():
-                    self._empty_cache()
-                    raise EngineOutOfMemory(str(exc)) from exc
-                raise EngineError(f"family {plan.family_name!r}: pipeline failed: {exc}") from exc
-        images = [self._to_art(f, request, plan) for f in frames]
-        if (request.tile_x or request.tile_y) and not conv_tiled:
-            images = [pixel.make_seamless(img, request.tile_x, request.tile_y) for img in images]
+                raise EngineOutOfMemory(str(exc)) from exc
+            raise EngineError(f"family {plan.family_name!r}: pipeline failed: {exc}") from exc
+        results: list[list[np.ndarray]] = []
+        offset = 0
+        for req, _, _ in batch:
+            images = [self._to_art(f, req, plan) for f in frames[offset : offset + req.num_images]]
+            offset += req.num_images
+            if (request.tile_x or request.tile_y) and not conv_tiled:
+                images = [pixel.make_seamless(img, request.tile_x, request.tile_y) for img in images]
+            results.append(images)
         if progress is not None:
             progress(1.0)
-        return images
+        return results
 
     def close(self) -> None:
         with self._load_lock:
@@ -298,24 +383,31 @@ class DiffusersEngine:
         self,
         loaded: _Loaded,
         plan: RenderPlan,
-        request: GenerationRequest,
-        prompt: str,
-        cancel: CancelToken,
+        batch: list[tuple[GenerationRequest, str, CancelToken]],
         progress: ProgressCallback | None,
     ) -> tuple[np.ndarray, bool]:
-        """The rendered frames, and whether tiling (if asked) was done by padded convolutions."""
+        """The rendered frames of every request in ``batch`` (in order), and whether tiling (if
+        asked) was done by padded convolutions. All requests share ``plan``; only the first may
+        carry init/reference images or tiling (see ``_batch_key``)."""
         spec = plan.family
         pipe = loaded.pipe
+        request = batch[0][0]
+        cancels = [c for _, _, c in batch]
+        if len(batch) == 1:
+            prompt: str | list[str] = batch[0][1]
+            per_prompt = request.num_images
+        else:
+            prompt = [p for r, p, _ in batch for _ in range(r.num_images)]
+            per_prompt = 1
+        seeds = [r.image_seed(i) for r, _, _ in batch for i in range(r.num_images)]
         kwargs: dict[str, Any] = {
             "prompt": prompt,
             "height": plan.render_height,
             "width": plan.render_width,
             "num_inference_steps": plan.steps,
             "guidance_scale": plan.guidance,
-            "num_images_per_prompt": request.num_images,
-            "generator": [
-                torch.Generator("cpu").manual_seed(request.image_seed(i)) for i in range(request.num_images)
-            ],
+            "num_images_per_prompt": per_prompt,
+            "generator": [torch.Generator("cpu").manual_seed(seed) for seed in seeds],
             "output_type": "np",
         }
         if request.init_image is not None:
@@ -324,7 +416,9 @@ class DiffusersEngine:
             kwargs["strength"] = request.strength
         params = self._params(pipe)
         if plan.negative_prompt and "negative_prompt" in params:
-            kwargs["negative_prompt"] = plan.negative_prompt
+            kwargs["negative_prompt"] = (
+                plan.negative_prompt if len(batch) == 1 else [plan.negative_prompt] * len(seeds)
+            )
         if spec.max_sequence_length and "max_sequence_length" in params:
             kwargs["max_sequence_length"] = spec.max_sequence_length
         kwargs.update(spec.extra_call_kwargs)
@@ -341,11 +435,12 @@ class DiffusersEngine:
                 raise UnsupportedFeature(
                     f"reference_images (family {loaded.name!r} has no ip_adapter)", ENGINE_NAME
                 )
-            loading.load_ip_adapter(loaded.pipe, spec.ip_adapter, self.allow_download)
+            loading.load_ip_adapter(pipe, spec.ip_adapter, self.allow_download)
             kwargs["ip_adapter_image"] = [refs]
 
         def on_step_end(_pipe: Any, step: int, _t: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
-            cancel.raise_if_cancelled()
+            for cancel in cancels:
+                cancel.raise_if_cancelled()
             if progress is not None:
                 total = getattr(_pipe, "_num_timesteps", None) or plan.steps
                 progress(min(0.99, (step + 1) / max(1, total)))
@@ -360,7 +455,8 @@ class DiffusersEngine:
         if "callback_on_step_end" not in params:
             raise UnsupportedFeature(f"pipeline {type(pipe).__name__} without step callbacks", ENGINE_NAME)
 
-        cancel.raise_if_cancelled()
+        for cancel in cancels:
+            cancel.raise_if_cancelled()
         denoiser = getattr(pipe, "unet", None)
         # Transformer denoisers (FLUX-class) have no convolutions to pad: their seams are repaired
         # on the art afterwards (generate), so the VAE is left alone too.
@@ -370,7 +466,7 @@ class DiffusersEngine:
                 out = pipe(**kwargs)
         finally:
             if use_ip:
-                loaded.pipe.unload_ip_adapter()
+                pipe.unload_ip_adapter()
         return np.asarray(out.images), denoiser is not None
 
     def _to_art(self, frame: np.ndarray, request: GenerationRequest, plan: RenderPlan) -> np.ndarray:
