@@ -15,7 +15,7 @@ from pixelforge import __version__
 from pixelforge.api.deps import AppContext, AuthCache
 from pixelforge.api.errors import install_error_handlers
 from pixelforge.api.limits import BodySizeLimit, RateLimiter
-from pixelforge.api.routes import inferences, misc
+from pixelforge.api.routes import inferences, misc, pixel
 from pixelforge.api.signing import UrlSigner
 from pixelforge.config import Settings
 from pixelforge.engines import Engine
@@ -85,5 +85,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
     app.include_router(inferences.router)
     app.include_router(misc.router)
+    app.include_router(pixel.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
