@@ -352,7 +352,34 @@ def _coarsest(q: np.ndarray, cand: _AxisCandidate, n: int) -> AxisGrid:
         if best is None or g.cell < best.cell * 0.9:
             best = g
     assert best is not None
+    # Blur hides the harmonics of a grid whose edges mostly fall on every other boundary; look for
+    # real edges halfway between landmarks instead: more edge energy there than at the quarter
+    # positions (where a blurred edge of this grid would leak) means the grid is twice as fine.
+    if best.cell / 2 >= MIN_CELL and _edges_between(q, best, cand.use_p2):
+        finer = _track(q, _AxisCandidate(2 / best.cell, cand.coherence, cand.ratio, cand.use_p2), n)
+        if finer.on_grid >= best.on_grid - 0.05:
+            best = finer
     return best
+
+
+def _edges_between(q: np.ndarray, grid: AxisGrid, use_p2: bool) -> bool:
+    e = grid.edges
+    marks = e[1:-1] if not use_p2 else (e[:-1] + e[1:]) / 2
+    if len(marks) < 4:
+        return False
+    a, b = marks[:-1], marks[1:]
+    mids = (a + b) / 2
+    quarters = np.concatenate([0.75 * a + 0.25 * b, 0.25 * a + 0.75 * b])
+    offset = 1.5 if use_p2 else 1.0
+    win = max(0, round(0.1 * grid.cell))
+    qmax = maximum_filter1d(q, 2 * win + 1) if win else q
+
+    def at(pos: np.ndarray) -> np.ndarray:
+        return qmax[np.clip(np.round(pos - offset).astype(np.int64), 0, len(q) - 1)]
+
+    em, eq = at(mids), at(quarters)
+    strong = em > 3.0 * float(np.percentile(eq, 90)) + 0.05 * float(np.percentile(at(marks), 75))
+    return bool(strong.sum() >= max(2, 0.1 * len(mids)) and em.mean() > 2.0 * eq.mean())
 
 
 def _coarsen(
