@@ -5,6 +5,7 @@ What it does, end to end, with nothing in-process that could flatter the figures
 1. creates a throwaway data directory and a fresh key with ``pixelforge keys create``;
 2. starts a real ``pixelforge serve`` in a subprocess on a free loopback port;
 3. checks one ``check_cost`` answer (price and "balance untouched") and one ``credits`` answer;
+   (after the engine's background warm-up has finished: /v1/status no longer says "starting");
 4. drives each endpoint with ``wrk`` (another process; ``apt-get install wrk``) for a bounded time
    with a Lua script for the POST, and prints requests/s and p50/p90/p99 latency;
 5. checks the balance is unchanged after all the check_cost traffic, stops the server.
@@ -149,18 +150,27 @@ def create_key(env: dict[str, str], balance: str) -> str:
     return m.group(0)
 
 
-def wait_ready(base: str, server: subprocess.Popen, timeout: float = 120.0) -> None:
+def wait_ready(base: str, server: subprocess.Popen, timeout: float = 300.0) -> dict:
+    """Wait until the server answers and its engine warm-up is over (no model "starting").
+
+    The engine loads in a background thread at start-up (torch and diffusers imports, weights);
+    measuring during that would measure the warm-up, not the API.
+    """
     deadline = time.monotonic() + timeout
+    body: dict = {}
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"pixelforge serve exited with {server.returncode}")
         try:
-            if httpx.get(f"{base}/v1/status", timeout=2).status_code == 200:
-                return
+            r = httpx.get(f"{base}/v1/status", timeout=2)
+            if r.status_code == 200:
+                body = r.json()
+                if "starting" not in (body.get("status") or {}).values():
+                    return body
         except httpx.HTTPError:
             pass
-        time.sleep(0.25)
-    raise RuntimeError("pixelforge serve did not answer /v1/status in time")
+        time.sleep(0.5)
+    raise RuntimeError(f"pixelforge serve not ready (engine still starting?) after {timeout:.0f} s: {body}")
 
 
 def balance(base: str, key: str) -> float:
@@ -226,7 +236,8 @@ def main() -> int:
     )
     results: list[WrkResult] = []
     try:
-        wait_ready(base, server)
+        status = wait_ready(base, server)
+        print(f"server ready: {json.dumps(status.get('status'))}", flush=True)
         start_balance = balance(base, key)
         r = httpx.post(f"{base}/v1/inferences", headers={"X-RD-Token": key}, json=CHECK_COST_BODY, timeout=10)
         r.raise_for_status()
