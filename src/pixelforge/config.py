@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `pixelforge serve` binds.")
     port: int = Field(default=8765, description="Port `pixelforge serve` binds.")
     public_base_url: str | None = Field(
-        default=None, description="Base URL used in output_urls; default http://<host>:<port>."
+        default=None,
+        description="Base URL used in output_urls (set it behind a proxy); "
+        "default: the base URL the client used.",
     )
     job_workers: int = Field(default=1, ge=1, description="Generation jobs run at once in this process.")
     models_config: Path | None = Field(

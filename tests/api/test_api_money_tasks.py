@@ -369,3 +369,16 @@ def test_restart_recovery_through_the_api(data_dir: Path):
         ran = wait_status(hh, key, pending.id, {"succeeded", "failed"})
         assert ran["status"] == "succeeded" and len(ran["result"]["base64_images"]) == 1
         assert hh.balance(key) == 1_000_000 - 17_000
+
+
+def test_output_urls_use_the_client_base_url_or_the_configured_one(data_dir: Path):
+    payload = {"prompt": "x", "width": 64, "height": 64, "upload_outputs": True}
+    with harness(make_settings(data_dir)) as hh:
+        key = hh.new_key("1")
+        (url,) = hh.post(key, payload).json()["output_urls"]
+        assert url.startswith("http://testserver/v1/files/f_")
+    with harness(make_settings(data_dir, public_base_url="https://px.example.org/")) as hh:
+        key = hh.new_key("1")
+        (url,) = hh.post(key, payload).json()["output_urls"]
+        assert url.startswith("https://px.example.org/v1/files/f_")
+        assert hh.client.get(httpx.URL(url).raw_path.decode()).status_code == 200

@@ -23,10 +23,6 @@ from pixelforge.engines import Engine
 log = logging.getLogger("pixelforge.api")
 
 
-def public_base_url(settings: Settings) -> str:
-    return settings.public_base_url or f"http://{settings.host}:{settings.port}"
-
-
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """A pixelforge app. ``engine`` injects a ready engine (tests); otherwise ``settings.engine`` is
     loaded lazily (and warmed up in the background at start-up)."""
@@ -54,7 +50,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             engines=holder,
             runner=runner,
             service=service,
-            signer=UrlSigner(secrets.signing_key(settings.data_dir), public_base_url(settings)),
+            signer=UrlSigner(secrets.signing_key(settings.data_dir), settings.public_base_url),
             limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
             auth_cache=AuthCache(settings.auth_cache_ttl_s),
         )

@@ -59,13 +59,13 @@ def check_cost_body(ctx: AppContext, prepared: PreparedJob, balance: int, shape:
     }
 
 
-def outcome_body(ctx: AppContext, outcome: Outcome) -> dict[str, Any]:
+def outcome_body(ctx: AppContext, outcome: Outcome, base_url: str = "") -> dict[str, Any]:
     """A finished generation in the shape its request asked for (meta["shape"])."""
     images: list[str] = []
     urls: list[str] | None = None
     if outcome.upload_outputs:
         expires = int(outcome.created_at + ctx.settings.output_ttl_s)
-        urls = [ctx.signer.url(fid, expires) for fid in outcome.file_ids]
+        urls = [ctx.signer.url(fid, expires, base_url) for fid in outcome.file_ids]
     else:
         for fid in outcome.file_ids:
             found = ctx.service.read_file(fid)
@@ -93,7 +93,7 @@ def outcome_body(ctx: AppContext, outcome: Outcome) -> dict[str, Any]:
     return body
 
 
-def task_body(ctx: AppContext, view: TaskView) -> dict[str, Any]:
+def task_body(ctx: AppContext, view: TaskView, base_url: str = "") -> dict[str, Any]:
     body: dict[str, Any] = {"status": view.status, "task_id": view.task_id}
     if view.created_at is not None:
         body["created_at"] = iso(view.created_at)
@@ -103,7 +103,7 @@ def task_body(ctx: AppContext, view: TaskView) -> dict[str, Any]:
         body["progress"] = round(view.progress, 4)
     if view.outcome is not None:
         try:
-            body["result"] = outcome_body(ctx, view.outcome)
+            body["result"] = outcome_body(ctx, view.outcome, base_url)
         except FileNotFoundError:
             body["status"] = "failed"
             body["error"] = {"status_code": 410, "detail": "The outputs of this task have expired."}

@@ -13,9 +13,9 @@ import hmac
 
 
 class UrlSigner:
-    def __init__(self, secret: bytes, base_url: str) -> None:
+    def __init__(self, secret: bytes, base_url: str | None = None) -> None:
         self._secret = secret
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base_url.rstrip("/") if base_url else None
 
     def signature(self, file_id: str, expires: int) -> str:
         mac = hmac.new(self._secret, f"{file_id}:{expires}".encode(), hashlib.sha256).digest()
@@ -24,8 +24,9 @@ class UrlSigner:
     def path(self, file_id: str, expires: int) -> str:
         return f"/v1/files/{file_id}?expires={expires}&signature={self.signature(file_id, expires)}"
 
-    def url(self, file_id: str, expires: int) -> str:
-        return self.base_url + self.path(file_id, expires)
+    def url(self, file_id: str, expires: int, request_base: str = "") -> str:
+        """Absolute URL: on PIXELFORGE_PUBLIC_BASE_URL when set, else on the base URL the client used."""
+        return (self.base_url or request_base.rstrip("/")) + self.path(file_id, expires)
 
     def verify(self, file_id: str, expires: int, signature: str) -> bool:
         expected = self.signature(file_id, expires).encode()

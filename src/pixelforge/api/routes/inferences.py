@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -61,7 +61,9 @@ def _check_cost(ctx: AppContext, auth: AuthContext, inp: InferenceInput, shape: 
     return render.check_cost_body(ctx, prepared, balance, shape)
 
 
-async def _infer(ctx: AppContext, auth: AuthContext, body: InferenceRequest, shape: str) -> Any:
+async def _infer(
+    ctx: AppContext, auth: AuthContext, body: InferenceRequest, shape: str, base_url: str
+) -> Any:
     inp = InferenceInput.from_mapping(body.model_dump(exclude={"check_cost", "async_"}))
     if body.check_cost:
         if inp.input_image or inp.input_palette or inp.reference_images or inp.extra_input_image:
@@ -89,7 +91,7 @@ async def _infer(ctx: AppContext, auth: AuthContext, body: InferenceRequest, sha
         status = int(error.get("status_code", 500))
         message = str(error.get("detail") or error.get("message") or "Unable to run inference.")
         return code_message(status if 400 <= status < 600 else 500, "inference_failed", message)
-    return await run_in_threadpool(render.outcome_body, ctx, view.outcome)
+    return await run_in_threadpool(render.outcome_body, ctx, view.outcome, base_url)
 
 
 @router.post(
@@ -99,8 +101,8 @@ async def _infer(ctx: AppContext, auth: AuthContext, body: InferenceRequest, sha
     responses=ERRORS,
     summary="Generate images (RD /v1/inferences)",
 )
-async def create_inference(ctx: Context, auth: Auth, body: InferenceRequest) -> Any:
-    return await _infer(ctx, auth, body, "v1")
+async def create_inference(request: Request, ctx: Context, auth: Auth, body: InferenceRequest) -> Any:
+    return await _infer(ctx, auth, body, "v1", str(request.base_url))
 
 
 @router.post(
@@ -110,8 +112,8 @@ async def create_inference(ctx: Context, auth: Auth, body: InferenceRequest) -> 
     responses=ERRORS,
     summary="Generate images, older response shape (credit_cost, remaining_credits, type)",
 )
-async def create_inference_legacy(ctx: Context, auth: Auth, body: InferenceRequest) -> Any:
-    return await _infer(ctx, auth, body, render.LEGACY)
+async def create_inference_legacy(request: Request, ctx: Context, auth: Auth, body: InferenceRequest) -> Any:
+    return await _infer(ctx, auth, body, render.LEGACY, str(request.base_url))
 
 
 @router.get(
@@ -137,8 +139,8 @@ def list_tasks(ctx: Context, auth: Auth, limit: Annotated[int, Query(ge=1, le=10
     responses=ERRORS,
     summary="One async task: pending, running, succeeded (with result) or failed (with error)",
 )
-def get_task(ctx: Context, auth: Auth, task_id: str) -> Any:
-    return render.task_body(ctx, ctx.service.task(auth.account_id, task_id))
+def get_task(request: Request, ctx: Context, auth: Auth, task_id: str) -> Any:
+    return render.task_body(ctx, ctx.service.task(auth.account_id, task_id), str(request.base_url))
 
 
 @router.get(
