@@ -16,6 +16,8 @@ process finishes the job, so a synchronous HTTP request can await it without pol
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from concurrent.futures import Future
@@ -142,7 +144,7 @@ class JobRunner:
         while not self._stop.is_set():
             self._wake.clear()
             try:
-                job = jobs.claim_next(self.db)
+                job = jobs.claim_next(self.db, self._worker_name())
             except Exception:
                 log.exception("could not claim a job")
                 self._stop.wait(POLL_INTERVAL_S)
@@ -214,6 +216,10 @@ class JobRunner:
         if fut is not None and not fut.done():
             fut.set_result(status)
         return status
+
+    @staticmethod
+    def _worker_name() -> str:
+        return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"[:200]
 
     def _progress_cb(self, job_id: str) -> Any:
         def cb(fraction: float) -> None:
