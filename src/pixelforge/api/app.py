@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         from pixelforge.catalog import load_catalog
         from pixelforge.jobs import EngineHolder, JobRunner
         from pixelforge.service import InferenceService
-        from pixelforge.store import Database, secrets
+        from pixelforge.store import Database, keys, secrets
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database.from_settings(settings)
@@ -54,6 +54,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
             auth_cache=AuthCache(settings.auth_cache_ttl_s),
         )
+        if not keys.list_keys(db, include_revoked=False):
+            log.warning("no API keys yet: create one with `pixelforge keys create --name NAME --balance USD`")
         if not holder.loaded:
 
             def warm_up() -> None:
