@@ -128,6 +128,17 @@ def test_tasks_of_another_account_are_404(h: Harness, key: str):
     assert h.client.get("/v1/inferences/tasks/nope", headers={"X-RD-Token": key}).status_code == 404
 
 
+def test_tasks_of_another_key_of_the_same_account_are_404(h: Harness, key: str):
+    from pixelforge.store import keys
+
+    _, sibling = keys.create_key(h.ctx.db, h.account_of(key), "sibling")
+    task_id = h.post(key, {"prompt": "x", "width": 64, "height": 64, "async": True}).json()["task_id"]
+    assert h.client.get(f"/v1/inferences/tasks/{task_id}", headers={"X-RD-Token": sibling}).status_code == 404
+    assert h.client.get("/v1/inferences/tasks", headers={"X-RD-Token": sibling}).json() == {"tasks": []}
+    listed = h.client.get("/v1/inferences/tasks", headers={"X-RD-Token": key}).json()["tasks"]
+    assert [t["task_id"] for t in listed] == [task_id]
+
+
 def run_concurrent(settings, n_requests: int, k: int) -> None:
     from pixelforge.api import create_app
     from pixelforge.store import keys
@@ -347,7 +358,7 @@ def test_restart_recovery_through_the_api(data_dir: Path):
     db = Database.from_settings(settings)
     db.migrate()
     account = keys.create_account(db, "crash", initial_micros=1_000_000)
-    _, key = keys.create_key(db, account.id, "crash")
+    key_row, key = keys.create_key(db, account.id, "crash")
     spec = {"prompt": "x", "style_id": "rd_fast__default", "family": "rd_fast", "model": "rd_fast"}
     spec |= {
         "type": "txt2img",
@@ -357,9 +368,13 @@ def test_restart_recovery_through_the_api(data_dir: Path):
         "seed": 1,
         "meta": {"shape": "v1"},
     }
-    running = jobs.create_job(db, account.id, "inference", spec, price_micros=17_000, charge=True)
+    running = jobs.create_job(
+        db, account.id, "inference", spec, key_id=key_row.id, price_micros=17_000, charge=True
+    )
     assert jobs.claim_next(db).id == running.id  # the process "crashed" here, mid-generation
-    pending = jobs.create_job(db, account.id, "inference", spec, price_micros=17_000, charge=True)
+    pending = jobs.create_job(
+        db, account.id, "inference", spec, key_id=key_row.id, price_micros=17_000, charge=True
+    )
     db.dispose()
 
     with harness(settings) as hh:

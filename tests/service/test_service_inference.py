@@ -106,12 +106,16 @@ def test_validation_errors(service):
         )
 
 
-def test_tasks_are_scoped_to_the_account(service, auth, db):
+def test_tasks_are_scoped_to_the_key(service, auth, db):
     sub = service.submit(auth, InferenceInput(prompt="x", width=64, height=64))
     service.wait(sub)
-    assert service.task(auth.account_id, sub.task_id).status == "succeeded"
-    other = keys.create_account(db, "other")
-    with pytest.raises(TaskNotFound):
-        service.task(other.id, sub.task_id)
-    assert [t.task_id for t in service.tasks(auth.account_id)] == [sub.task_id]
-    assert service.tasks(other.id) == []
+    assert service.task(auth, sub.task_id).status == "succeeded"
+    other_account = keys.create_account(db, "other")
+    _, other_raw = keys.create_key(db, other_account.id, "other")
+    _, sibling_raw = keys.create_key(db, auth.account_id, "sibling")
+    for raw in (other_raw, sibling_raw):
+        outsider = keys.authenticate(db, raw)
+        with pytest.raises(TaskNotFound):
+            service.task(outsider, sub.task_id)
+        assert service.tasks(outsider) == []
+    assert [t.task_id for t in service.tasks(auth)] == [sub.task_id]

@@ -399,18 +399,20 @@ class InferenceService:
         """Submit and wait for the job (synchronous callers: the in-process CLI, tests)."""
         sub = self.submit(auth, inp, meta)
         self.wait(sub)
-        return self.task(auth.account_id, sub.task_id)
+        return self.task(auth, sub.task_id)
 
-    def task(self, account_id: str, task_id: str) -> TaskView:
-        job = store.get_job(self.db, task_id, account_id)
+    def task(self, auth: Any, task_id: str) -> TaskView:
+        """The task, seen only by the key that submitted it (issue 2: others' tasks are 404)."""
+        job = store.get_job(self.db, task_id, auth.account_id, auth.key_id)
         if job is None:
             raise TaskNotFound(f"task {task_id!r} was not found")
-        return self._view(job, account_id)
+        return self._view(job, auth.account_id)
 
-    def tasks(self, account_id: str, limit: int = 20) -> list[TaskView]:
+    def tasks(self, auth: Any, limit: int = 20) -> list[TaskView]:
+        """The recent tasks of this key, newest first."""
         return [
-            self._view(job, account_id, with_balance=False)
-            for job in store.list_jobs(self.db, account_id, limit)
+            self._view(job, auth.account_id, with_balance=False)
+            for job in store.list_jobs(self.db, auth.account_id, limit, auth.key_id)
         ]
 
     def _view(self, job: Any, account_id: str, with_balance: bool = True) -> TaskView:

@@ -50,12 +50,12 @@ def create_paid_job(
     return job.id
 
 
-def get_job(db: Any, job_id: str, account_id: str | None = None) -> Any:
-    return jobs.get_job(db, job_id, account_id)
+def get_job(db: Any, job_id: str, account_id: str | None = None, key_id: str | None = None) -> Any:
+    return jobs.get_job(db, job_id, account_id, key_id=key_id)
 
 
-def list_jobs(db: Any, account_id: str, limit: int) -> list[Any]:
-    return list(jobs.list_jobs(db, account_id, limit))
+def list_jobs(db: Any, account_id: str, limit: int, key_id: str | None = None) -> list[Any]:
+    return list(jobs.list_jobs(db, account_id, limit, key_id=key_id))
 
 
 def read_file(db: Any, data_dir: Path, file_id: str) -> tuple[bytes, str] | None:

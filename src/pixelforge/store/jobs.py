@@ -61,17 +61,24 @@ def create_job(
     return job
 
 
-def get_job(db: Database, job_id: str, account_id: str | None = None) -> Job | None:
-    """The job, or None when it does not exist or (with ``account_id``) belongs to someone else."""
+def get_job(
+    db: Database, job_id: str, account_id: str | None = None, *, key_id: str | None = None
+) -> Job | None:
+    """The job, or None when it does not exist or (with ``account_id`` / ``key_id``) belongs to
+    another account or was submitted with another key."""
     with db.session() as s:
         job = s.get(Job, job_id)
     if job is None or (account_id is not None and job.account_id != account_id):
         return None
+    if key_id is not None and job.key_id != key_id:
+        return None
     return job
 
 
-def list_jobs(db: Database, account_id: str, limit: int = 50, *, status: str | None = None) -> list[Job]:
-    """The account's most recent jobs, newest first."""
+def list_jobs(
+    db: Database, account_id: str, limit: int = 50, *, status: str | None = None, key_id: str | None = None
+) -> list[Job]:
+    """The account's (or, with ``key_id``, that key's) most recent jobs, newest first."""
     stmt = (
         select(Job)
         .where(Job.account_id == account_id)
@@ -80,6 +87,8 @@ def list_jobs(db: Database, account_id: str, limit: int = 50, *, status: str | N
     )
     if status is not None:
         stmt = stmt.where(Job.status == status)
+    if key_id is not None:
+        stmt = stmt.where(Job.key_id == key_id)
     with db.session() as s:
         return list(s.scalars(stmt))
 

@@ -39,7 +39,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 ACCEPTED_MESSAGE = "Inference accepted. Poll GET /v1/inferences/tasks/{task_id} for status."
 
 
-async def _wait(ctx: AppContext, account_id: str, sub: Submission) -> bool:
+async def _wait(ctx: AppContext, auth: AuthContext, sub: Submission) -> bool:
     """Await the job without holding a thread; re-check the row now and then (another process may
     run it). False when this server is shutting down before the job ended."""
     done = asyncio.wrap_future(sub.done)
@@ -48,7 +48,7 @@ async def _wait(ctx: AppContext, account_id: str, sub: Submission) -> bool:
             await asyncio.wait_for(asyncio.shield(done), timeout=2.0)
             return True
         except TimeoutError:
-            view = await run_in_threadpool(ctx.service.task, account_id, sub.task_id)
+            view = await run_in_threadpool(ctx.service.task, auth, sub.task_id)
             if view.status in ("succeeded", "failed"):
                 return True
             if ctx.runner.stopping:
@@ -82,10 +82,10 @@ async def _infer(
                 "message": ACCEPTED_MESSAGE.replace("{task_id}", sub.task_id),
             }
         )
-    if not await _wait(ctx, auth.account_id, sub):
+    if not await _wait(ctx, auth, sub):
         message = f"The server is shutting down; poll GET /v1/inferences/tasks/{sub.task_id} for the result."
         return code_message(503, "shutting_down", message)
-    view = await run_in_threadpool(ctx.service.task, auth.account_id, sub.task_id)
+    view = await run_in_threadpool(ctx.service.task, auth, sub.task_id)
     if view.status != "succeeded" or view.outcome is None:
         error = view.error or {}
         status = int(error.get("status_code", 500))
@@ -121,10 +121,10 @@ async def create_inference_legacy(request: Request, ctx: Context, auth: Auth, bo
     response_model=TaskListResponse,
     response_model_exclude_none=True,
     responses=ERRORS,
-    summary="This key's account's recent tasks, newest first (to recover a lost task id)",
+    summary="This key's recent tasks, newest first (to recover a lost task id)",
 )
 def list_tasks(ctx: Context, auth: Auth, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> Any:
-    views = ctx.service.tasks(auth.account_id, limit)
+    views = ctx.service.tasks(auth, limit)
     tasks = []
     for view in views:
         view.outcome = None  # summaries: fetch one task for its result
@@ -140,7 +140,7 @@ def list_tasks(ctx: Context, auth: Auth, limit: Annotated[int, Query(ge=1, le=10
     summary="One async task: pending, running, succeeded (with result) or failed (with error)",
 )
 def get_task(request: Request, ctx: Context, auth: Auth, task_id: str) -> Any:
-    return render.task_body(ctx, ctx.service.task(auth.account_id, task_id), str(request.base_url))
+    return render.task_body(ctx, ctx.service.task(auth, task_id), str(request.base_url))
 
 
 @router.get(
