@@ -43,7 +43,7 @@ MIN_CELL = 2.0
 _MIN_CELLS = 3
 _PAD = 8  # FFT zero-padding factor: frequency bins 1/8 of the coherence peak width
 _ROW_CHUNK = 128
-_PROFILE_LINES = 256
+_PROFILE_LINES = 192
 _CELL_SAMPLES = 8
 
 
@@ -160,12 +160,14 @@ def _detect(
         return None, None
     cells = _sample_cells(img, gx.edges, gy.edges, gx.soft, gy.soft)
     flat = _flatness(img, cells)
-    coh = min(gx.coherence, gy.coherence)
+    coh = min(gx.coherence if not gx.borrowed else 1.0, gy.coherence if not gy.borrowed else 1.0)
     ratio = min(gx.peak_ratio, gy.peak_ratio)
     confidence = float(np.clip(flat, 0, 1) * np.clip((ratio - 1.5) / 4.0, 0, 1) ** 0.5)
     confidence = float(min(1.0, confidence * (0.5 + coh)))
-    on_grid = min(gx.on_grid if not gx.borrowed else 1.0, gy.on_grid if not gy.borrowed else 1.0)
-    has_grid = flat > 0.6 and ratio > 2.5 and coh > 0.04 and on_grid > 0.65
+    # A real fake-pixel grid puts nearly all edge energy near its lines (>= 0.87 measured on every
+    # degraded regime of the benchmark; photos and native art give 0.4-0.73).
+    on_grid = min(gx.on_grid, gy.on_grid)
+    has_grid = flat > 0.6 and ratio > 2.5 and coh > 0.4 and on_grid > 0.8
     if not has_grid:
         return None, None
     info = GridInfo(True, gx.cell, gy.cell, gx.phase, gy.phase, confidence, gx.count, gy.count, gx, gy)
@@ -197,10 +199,14 @@ def _axis_profiles(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             a = a32.astype(np.int16)
         else:
             a = chunk.astype(np.int16)
-        if n >= 2:
-            p1 += np.abs(a[:, 1:] - a[:, :-1]).sum(axis=(0, 2))
+        if n < 2:
+            continue
+        flat = a.reshape(a.shape[0], -1)  # (lines, n*4): neighbours are 4 apart, contiguous
+        d1 = flat[:, 4:] - flat[:, :-4]
+        p1 += np.abs(d1).sum(axis=0, dtype=np.int64).reshape(n - 1, 4).sum(axis=1)
         if n >= 3:
-            p2 += np.abs(a[:, 2:] - 2 * a[:, 1:-1] + a[:, :-2]).sum(axis=(0, 2))
+            d2 = d1[:, 4:] - d1[:, :-4]
+            p2 += np.abs(d2).sum(axis=0, dtype=np.int64).reshape(n - 2, 4).sum(axis=1)
     return p1, p2
 
 
@@ -469,7 +475,9 @@ def _on_grid_share(q: np.ndarray, x: np.ndarray, marks: np.ndarray, s: float) ->
     """Share of the profile energy within s/4 of a landmark: ~1 for a real grid, ~0.5 for edges
     that ignore the grid (native-resolution art, photos)."""
     total = q.sum()
-    if total <= 0 or len(marks) == 0:
+    if total <= 0:
+        return 1.0  # no edges along this axis: nothing contradicts the grid
+    if len(marks) == 0:
         return 0.0
     j = np.clip(np.searchsorted(marks, x), 1, len(marks)) if len(marks) > 1 else np.ones(len(x), int)
     if len(marks) > 1:
@@ -489,11 +497,33 @@ def _smooth(z: np.ndarray, sigma: float) -> np.ndarray:
 
 def _merge_small(edges: np.ndarray, s: float) -> np.ndarray:
     e = list(edges)
-    # Border slivers narrower than half the neighbouring cell belong to that cell.
-    if (len(e) > 3 and e[1] - e[0] < 0.5 * (e[2] - e[1])) or (len(e) == 3 and e[1] - e[0] < 0.5 * s):
-        del e[1]
-    if (len(e) > 3 and e[-1] - e[-2] < 0.5 * (e[-2] - e[-3])) or (len(e) == 3 and e[-1] - e[-2] < 0.5 * s):
-        del e[-2]
+    if len(e) > 5:
+        # Border slivers: a partial cell at either end either is a cell or belongs to its neighbour.
+        # Decide both together so the count matches the line length over the mean interior pitch
+        # (for a uniform grid: slivers under half a cell merge); ties fall back to the local rule.
+        pitch = (e[-2] - e[1]) / (len(e) - 3)
+        target = (e[-1] - e[0]) / pitch
+        first_small = e[1] - e[0] < pitch
+        last_small = e[-1] - e[-2] < pitch
+        local = (e[1] - e[0] < 0.5 * (e[2] - e[1]), e[-1] - e[-2] < 0.5 * (e[-2] - e[-3]))
+        options = [
+            (abs(len(e) - 1 - df - dl - target), (df, dl) != local, df, dl)
+            for df in ((0, 1) if first_small else (0,))
+            for dl in ((0, 1) if last_small else (0,))
+        ]
+        _, _, df, dl = min(options)
+        if dl:
+            del e[-2]
+        if df:
+            del e[1]
+    else:
+        # Border slivers narrower than half the neighbouring cell belong to that cell.
+        if (len(e) > 3 and e[1] - e[0] < 0.5 * (e[2] - e[1])) or (len(e) == 3 and e[1] - e[0] < 0.5 * s):
+            del e[1]
+        if (len(e) > 3 and e[-1] - e[-2] < 0.5 * (e[-2] - e[-3])) or (
+            len(e) == 3 and e[-1] - e[-2] < 0.5 * s
+        ):
+            del e[-2]
     e = np.asarray(e)
     # Interior cells squeezed below a third of the pitch by a phase slip: merge into a neighbour.
     widths = np.diff(e)
