@@ -107,3 +107,11 @@ def test_already_transparent_is_only_hardened():
 def test_tiny(shape):
     img = np.full((*shape, 4), 255, np.uint8)
     assert remove_background(img).shape == img.shape
+
+
+def test_sixteen_megapixels():
+    img = np.full((4096, 4096, 4), 255, np.uint8)
+    img[1000:3000, 1000:3000, :3] = [200, 40, 40]
+    out = remove_background(img)
+    assert out[0, 0, 3] == 0 and out[2000, 2000, 3] == 255
+    assert ((out[..., 3] == 255) == (img[..., 0] == 200)).all()

@@ -51,21 +51,14 @@ def remove_background(
     made solid (the output is then not guaranteed to be hard-alpha).
     """
     _check_rgba(img)
-    mask = background_mask(
-        img,
-        tolerance=tolerance,
-        enclosed=enclosed,
-        min_enclosed=min_enclosed,
-        transparency_threshold=transparency_threshold,
-    )
+    mask, recolour = _analyse(img, tolerance, enclosed, min_enclosed, transparency_threshold)
     out = img.copy()
     if force_solid_pixels:
         out = harden_alpha(out, transparency_threshold)
         out[..., 3] = np.where(out[..., 3] > 0, 255, 0)
-    fg_colors = _dehalo_colors(img, mask)
-    if fg_colors is not None:
-        idx, cols = fg_colors
-        out[idx[0], idx[1], :3] = cols
+    if recolour is not None:
+        (ys, xs), cols = recolour
+        out[ys, xs, :3] = cols
     out[mask] = 0
     return out
 
@@ -80,23 +73,49 @@ def background_mask(
 ) -> np.ndarray:
     """Boolean mask, True where ``img`` is background (see the module docstring)."""
     _check_rgba(img)
+    return _analyse(img, tolerance, enclosed, min_enclosed, transparency_threshold)[0]
+
+
+class _Model:
+    """Quadratic colour field c(y, x) = a + b x + c y + d x^2 + e y^2 + f x y per channel."""
+
+    def __init__(self, coef: np.ndarray, h: int, w: int) -> None:
+        self.coef, self.h, self.w = coef, h, w
+
+    def at(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        return _design(ys.astype(float), xs.astype(float), self.h, self.w) @ self.coef
+
+    def distance(self, rgb8: np.ndarray) -> np.ndarray:
+        """Per-pixel RGB distance to the field, float32, one channel at a time (16 MP friendly)."""
+        y = (np.arange(self.h, dtype=np.float32) / max(self.h - 1, 1) - 0.5)[:, None]
+        x = (np.arange(self.w, dtype=np.float32) / max(self.w - 1, 1) - 0.5)[None, :]
+        d2 = np.zeros((self.h, self.w), np.float32)
+        for ch in range(3):
+            a, b, c, d, e, f = (np.float32(v) for v in self.coef[:, ch])
+            field = (a + b * x + d * x * x) + (c * y + e * y * y) + f * (y * x)
+            diff = rgb8[..., ch].astype(np.float32) - field
+            d2 += diff * diff
+        return np.sqrt(d2)
+
+
+def _analyse(img, tolerance, enclosed, min_enclosed, transparency_threshold):
+    """(background mask, fringe recolouring or None)."""
     if enclosed not in ("auto", "keep", "remove"):
         raise ValueError(f"enclosed must be 'auto', 'keep' or 'remove', got {enclosed!r}")
     h, w = img.shape[:2]
     alpha_bg = img[..., 3] < transparency_threshold
     if h < 3 or w < 3:
-        return alpha_bg
+        return alpha_bg, None
     border = _border(h, w)
     if alpha_bg[border].mean() > 0.05:
-        return alpha_bg  # the background is already transparent
-    rgb = img[..., :3].astype(np.float64)
-    model, sigma = _fit_background(rgb, border)
-    dist = np.sqrt(((rgb - model) ** 2).sum(axis=2))
+        return alpha_bg, None  # the background is already transparent
+    model, sigma = _fit_background(img, border)
+    dist = model.distance(img)
     tol = float(tolerance) if tolerance is not None else max(18.0, 4.5 * sigma)
     cand = (dist <= tol) | alpha_bg
     labels, n = ndimage.label(cand)
     if n == 0:
-        return alpha_bg
+        return alpha_bg, None
     touching = np.unique(labels[border])
     touching = touching[touching > 0]
     is_bg = np.zeros(n + 1, bool)
@@ -111,8 +130,8 @@ def background_mask(
             is_bg |= (sizes >= limit) & (mean_d <= tol / 2)
             is_bg[0] = False
     mask = is_bg[labels] | alpha_bg
-    mask = _halo_to_background(rgb, model, mask, tol)
-    return mask
+    del labels, cand
+    return _dehalo(img, model, mask, tol)
 
 
 def _border(h: int, w: int) -> np.ndarray:
@@ -127,13 +146,12 @@ def _design(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> np.ndarray:
     return np.stack([np.ones_like(x), x, y, x * x, y * y, x * y], axis=1)
 
 
-def _fit_background(rgb: np.ndarray, border: np.ndarray) -> tuple[np.ndarray, float]:
-    """Quadratic colour field fitted to the border (robustly); returns (model image, noise sigma)."""
-    h, w = rgb.shape[:2]
+def _fit_background(img: np.ndarray, border: np.ndarray) -> tuple[_Model, float]:
+    """Quadratic colour field fitted to the border (robustly); returns (model, noise sigma)."""
+    h, w = img.shape[:2]
     ys, xs = np.nonzero(border)
-    vals = rgb[ys, xs]
+    vals = img[ys, xs, :3].astype(np.float64)
     A = _design(ys.astype(float), xs.astype(float), h, w)
-    keep = np.ones(len(vals), bool)
     # Start from the median colour: a sprite touching the border must not drag the first fit.
     med = np.median(vals, axis=0)
     r = np.sqrt(((vals - med) ** 2).sum(axis=1))
@@ -151,85 +169,67 @@ def _fit_background(rgb: np.ndarray, border: np.ndarray) -> tuple[np.ndarray, fl
         coef[0] = med
     res = np.sqrt(((vals - A @ coef) ** 2).sum(axis=1))
     sigma = float(np.median(res[keep]) * 1.4826 / np.sqrt(3)) if keep.any() else 0.0
-    gy, gx = np.mgrid[0:h, 0:w]
-    model = (_design(gy.ravel().astype(float), gx.ravel().astype(float), h, w) @ coef).reshape(h, w, 3)
-    return model, sigma
+    return _Model(coef, h, w), sigma
 
 
 _N8 = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
 
 
-def _shift(a: np.ndarray, dy: int, dx: int, fill) -> np.ndarray:
-    """a shifted so that out[y, x] = a[y + dy, x + dx] (fill outside)."""
-    out = np.full_like(a, fill)
-    h, w = a.shape[:2]
-    ys, yd = slice(max(dy, 0), h + min(dy, 0)), slice(max(-dy, 0), h + min(-dy, 0))
-    xs, xd = slice(max(dx, 0), w + min(dx, 0)), slice(max(-dx, 0), w + min(-dx, 0))
-    out[yd, xd] = a[ys, xs]
-    return out
-
-
-def _reference(rgb: np.ndarray, model: np.ndarray, mask: np.ndarray):
-    """For each pixel: colour of its 8-neighbour that is foreground and farthest from the background."""
-    best = np.full(mask.shape, -1.0)
-    ref = np.zeros_like(rgb)
+def _fringe(img: np.ndarray, model: _Model, mask: np.ndarray):
+    """Foreground pixels touching the background, with, for each, its blend factor towards the
+    most foreground-looking interior 8-neighbour (colour ``ref``, distance ``best`` from the
+    background; -1 when it has none), and its own distance to the background. Sparse: only the
+    fringe is read, so cost follows the outline length, not the image size."""
+    h, w = mask.shape
+    edge = ~mask & ndimage.binary_dilation(mask, structure=np.ones((3, 3), bool))
+    ys, xs = np.nonzero(edge)
+    if len(ys) == 0:
+        return None
+    not_ref = mask | edge
+    best = np.full(len(ys), -1.0)
+    ref = np.zeros((len(ys), 3))
     for dy, dx in _N8:
-        nb = _shift(rgb, dy, dx, 0.0)
-        nb_fg = ~_shift(mask, dy, dx, True)
-        d = np.where(nb_fg, np.sqrt(((nb - model) ** 2).sum(axis=2)), -1.0)
+        ny, nx = ys + dy, xs + dx
+        ok = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+        nyc, nxc = np.clip(ny, 0, h - 1), np.clip(nx, 0, w - 1)
+        ok &= ~not_ref[nyc, nxc]
+        nb = img[nyc, nxc, :3].astype(np.float64)
+        d = np.where(ok, np.sqrt(((nb - model.at(nyc, nxc)) ** 2).sum(axis=1)), -1.0)
         better = d > best
         best = np.where(better, d, best)
         ref[better] = nb[better]
-    return ref, best
+    bg = model.at(ys, xs)
+    rgb = img[ys, xs, :3].astype(np.float64)
+    fb = ref - bg
+    den = (fb**2).sum(axis=1)
+    alpha = np.where(den > 1e-9, ((rgb - bg) * fb).sum(axis=1) / np.maximum(den, 1e-9), 1.0)
+    dist = np.sqrt(((rgb - bg) ** 2).sum(axis=1))
+    return (ys, xs), alpha, best, dist, ref
 
 
-def _blend_factor(rgb, model, ref):
-    fb = ref - model
-    den = (fb**2).sum(axis=2)
-    return np.where(den > 1e-9, ((rgb - model) * fb).sum(axis=2) / np.maximum(den, 1e-9), 1.0)
-
-
-def _halo_to_background(rgb, model, mask, tol, rings: int = 2) -> np.ndarray:
-    """Foreground fringe pixels that are mostly background (blend factor < 0.5) become background."""
+def _dehalo(img: np.ndarray, model: _Model, mask: np.ndarray, tol: float, rings: int = 2):
+    """Fringe pixels that are mostly background (blend factor < 0.5) become background; partly
+    blended ones take the colour of their most foreground neighbour. Only a soft source has a
+    fringe: when few edge pixels are blends the art is crisp, and a light pixel next to a dark one
+    is a detail, not a halo -- nothing is changed then."""
     for ring in range(rings):
-        edge = ~mask & ndimage.binary_dilation(mask, structure=np.ones((3, 3), bool))
-        if not edge.any():
-            break
-        ref, best = _reference(rgb, model, mask | edge)
-        has_ref = best >= 0
-        alpha = _blend_factor(rgb, model, ref)
-        dist = np.sqrt(((rgb - model) ** 2).sum(axis=2))
-        blend = edge & has_ref & (alpha < 0.85) & (best > 2 * tol) & (dist < 0.85 * best)
-        # Only a soft source has a fringe: when few edge pixels are blends the art is crisp and
-        # a light pixel next to a dark one is a detail, not a halo.
-        if ring == 0 and blend.sum() < 0.3 * edge.sum():
-            break
+        fr = _fringe(img, model, mask)
+        if fr is None:
+            return mask, None
+        (ys, xs), alpha, best, dist, _ = fr
+        blend = (best >= 0) & (alpha < 0.85) & (best > 2 * tol) & (dist < 0.85 * best)
+        if ring == 0 and blend.sum() < 0.3 * len(ys):
+            return mask, None
         fringe = blend & (alpha < 0.5) & (dist < 0.5 * best)
         if not fringe.any():
             break
-        mask = mask | fringe
-    return mask
-
-
-def _dehalo_colors(img: np.ndarray, mask: np.ndarray):
-    """New colours for foreground fringe pixels that are partial blends with the background."""
-    if mask.all() or not mask.any():
-        return None
-    rgb = img[..., :3].astype(np.float64)
-    h, w = mask.shape
-    border = _border(h, w)
-    if (img[..., 3][border] < 128).mean() > 0.05:
-        return None
-    model, _ = _fit_background(rgb, border)
-    edge = ~mask & ndimage.binary_dilation(mask, structure=np.ones((3, 3), bool))
-    if not edge.any():
-        return None
-    ref, best = _reference(rgb, model, mask | edge)
-    alpha = _blend_factor(rgb, model, ref)
-    dist = np.sqrt(((rgb - model) ** 2).sum(axis=2))
-    blend = edge & (best >= 0) & (alpha < 0.85) & (dist < 0.85 * best)
-    tinted = blend & (alpha >= 0.5)
-    if not tinted.any() or blend.sum() < 0.3 * edge.sum():
-        return None
-    idx = np.nonzero(tinted)
-    return idx, np.round(ref[idx]).astype(np.uint8)
+        mask = mask.copy()
+        mask[ys[fringe], xs[fringe]] = True
+    fr = _fringe(img, model, mask)
+    if fr is None:
+        return mask, None
+    (ys, xs), alpha, best, dist, ref = fr
+    tinted = (best >= 0) & (alpha >= 0.5) & (alpha < 0.85) & (dist < 0.85 * best)
+    if not tinted.any():
+        return mask, None
+    return mask, ((ys[tinted], xs[tinted]), np.round(ref[tinted]).astype(np.uint8))
