@@ -103,6 +103,18 @@ subfolder = "models"
 weight_name = "ip-adapter_tiny.safetensors"
 scale = 1.0
 
+[families.edit]
+pipeline = "flux_kontext"
+checkpoint = "{models["flux"]}"
+reference_mode = "edit"
+steps = 2
+guidance = 2.5
+render_scale = 4
+min_render_size = 16
+max_render_size = 128
+max_sequence_length = 32
+extra_call_kwargs = {{ _auto_resize = false }}
+
 [families.missing]
 pipeline = "sd15"
 checkpoint = "{path.parent / "does-not-exist"}"

@@ -193,8 +193,21 @@ def test_reference_images_through_ip_adapter(engine):
         engine.generate(req("refs", style_id="rd_refs__default", reference_images=(refs[0],) * 10))
 
 
+def test_reference_images_as_the_input_of_an_edit_model(engine):
+    """reference_mode = "edit": the tiny FLUX weights loaded as FluxKontextPipeline (rd_pro__edit)."""
+    rng = np.random.default_rng(6)
+    refs = [rng.integers(0, 256, size=(16, 16, 4), dtype=np.uint8) for _ in range(2)]
+    base = {"style_id": "rd_pro__edit", "prompt": "make it red"}
+    a = engine.generate(req("edit", reference_images=(refs[0],), **base))[0]
+    b = engine.generate(req("edit", reference_images=(refs[1],), **base))[0]
+    assert a.shape == (16, 16, 4) and a.dtype == np.uint8
+    assert type(engine.pipeline("edit")).__name__ == "FluxKontextPipeline"
+    assert not np.array_equal(a, b), "the edited image is the reference"
+    assert np.array_equal(a, engine.generate(req("edit", reference_images=(refs[0],), **base))[0])
+
+
 def test_unknown_family_is_refused_naming_the_known_ones(engine):
-    with pytest.raises(UnsupportedFeature, match=r"model family 'nope'.*known: fast"):
+    with pytest.raises(UnsupportedFeature, match=r"model family 'nope'.*known: edit, fast, missing"):
         engine.generate(req("nope"))
 
 

@@ -419,6 +419,9 @@ class DiffusersEngine:
             kwargs["negative_prompt"] = (
                 plan.negative_prompt if len(batch) == 1 else [plan.negative_prompt] * len(seeds)
             )
+        if "max_area" in params:
+            # Edit pipelines (FLUX Kontext) rescale the output to max_area (default 1024²) otherwise.
+            kwargs["max_area"] = plan.render_width * plan.render_height
         if spec.max_sequence_length and "max_sequence_length" in params:
             kwargs["max_sequence_length"] = spec.max_sequence_length
         kwargs.update(spec.extra_call_kwargs)
@@ -426,7 +429,9 @@ class DiffusersEngine:
             loading.load_lora(loaded.pipe, lora, self.allow_download)
         loading.activate_loras(loaded.pipe, list(plan.loras))
 
-        refs = [_to_pil(r) for r in request.reference_images]
+        # Pixel-art references are enlarged with nearest neighbour, like init images, so that the
+        # image encoder / edit model sees crisp cells rather than a 16 px thumbnail.
+        refs = [_to_pil(r, plan.render_width, plan.render_height) for r in request.reference_images]
         use_ip = bool(refs) and spec.effective_reference_mode == "ip_adapter"
         if refs and spec.effective_reference_mode == "edit":
             kwargs["image"] = refs if len(refs) > 1 else refs[0]
