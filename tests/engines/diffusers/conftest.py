@@ -31,13 +31,19 @@ def one_torch_thread():
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tiny_models")
-    sd15 = tiny.build_sd15(root / "sd15")
+    sd15, sdxl, flux = (
+        tiny.build_sd15(root / "sd15"),
+        tiny.build_sdxl(root / "sdxl"),
+        tiny.build_flux(root / "flux"),
+    )
     return {
         "sd15": sd15,
         "sd15_smooth": tiny.build_sd15(root / "sd15_smooth", smooth_decoder=True),
-        "sdxl": tiny.build_sdxl(root / "sdxl"),
-        "flux": tiny.build_flux(root / "flux"),
+        "sdxl": sdxl,
+        "flux": flux,
         "lora": tiny.build_lora(root / "lora", sd15),
+        "lora_sdxl": tiny.build_lora(root / "lora_sdxl", sdxl, kind="sdxl"),
+        "lora_flux": tiny.build_lora(root / "lora_flux", flux, kind="flux"),
         "ip_adapter": tiny.build_ip_adapter(root / "ip_adapter", sd15),
     }
 
@@ -125,6 +131,12 @@ prompt_template = "pixel art, {{prompt}}"
 [styles.rd_fast__lora_test]
 prompt_template = "pixel art, {{prompt}}"
 loras = [{{ source = "{models["lora"]}", weight = 1.0, adapter = "test_lora" }}]
+
+[styles.rd_plus__lora_test]
+loras = [{{ source = "{models["lora_sdxl"]}", weight = 1.0, adapter = "test_lora_sdxl" }}]
+
+[styles.rd_pro__lora_test]
+loras = [{{ source = "{models["lora_flux"]}", weight = 1.0, adapter = "test_lora_flux" }}]
 
 [styles.rd_tile__default]
 family = "tile"

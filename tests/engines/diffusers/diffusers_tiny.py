@@ -206,27 +206,36 @@ def build_flux(out: Path) -> Path:
     return out
 
 
-def build_lora(out: Path, checkpoint: Path, seed: int = 1) -> Path:
-    """A random rank-4 LoRA on the attention projections of ``checkpoint``'s UNet, saved in the
-    diffusers LoRA format (``pytorch_lora_weights.safetensors``). ``lora_B`` is random, not zero,
-    so the adapter changes the output."""
-    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+def build_lora(out: Path, checkpoint: Path, kind: str = "sd15", seed: int = 1) -> Path:
+    """A random rank-4 LoRA on the attention projections of ``checkpoint``'s denoiser (UNet for
+    sd15/sdxl, transformer for flux), saved in the diffusers LoRA format
+    (``pytorch_lora_weights.safetensors``). ``lora_B`` is random, not zero, so it changes the output."""
+    import diffusers
     from peft import LoraConfig, get_peft_model_state_dict
 
-    unet = UNet2DConditionModel.from_pretrained(checkpoint / "unet")
+    if kind == "flux":
+        model = diffusers.FluxTransformer2DModel.from_pretrained(checkpoint / "transformer")
+        targets = ["to_q", "to_k", "to_v"]
+    else:
+        model = diffusers.UNet2DConditionModel.from_pretrained(checkpoint / "unet")
+        targets = ["to_q", "to_k", "to_v", "to_out.0"]
     torch.manual_seed(seed)
-    unet.add_adapter(
-        LoraConfig(
-            r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"], init_lora_weights=False
-        )
-    )
+    model.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=targets, init_lora_weights=False))
     with torch.no_grad():
-        for name, param in unet.named_parameters():
+        for name, param in model.named_parameters():
             if "lora_" in name:
                 param.copy_(torch.randn_like(param) * 0.5)
-    StableDiffusionPipeline.save_lora_weights(
-        out, unet_lora_layers=get_peft_model_state_dict(unet), safe_serialization=True
-    )
+    layers = get_peft_model_state_dict(model)
+    if kind == "flux":
+        diffusers.FluxPipeline.save_lora_weights(out, transformer_lora_layers=layers, safe_serialization=True)
+    elif kind == "sdxl":
+        diffusers.StableDiffusionXLPipeline.save_lora_weights(
+            out, unet_lora_layers=layers, safe_serialization=True
+        )
+    else:
+        diffusers.StableDiffusionPipeline.save_lora_weights(
+            out, unet_lora_layers=layers, safe_serialization=True
+        )
     return out / "pytorch_lora_weights.safetensors"
 
 

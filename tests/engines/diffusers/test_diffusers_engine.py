@@ -109,13 +109,18 @@ def test_tiling_restores_padding_even_on_cancel(engine):
     assert np.array_equal(before, after), "a tiled (cancelled) call leaves no trace"
 
 
-def test_lora_changes_output_and_is_switched_off_again(engine):
-    plain = engine.generate(req("fast"))[0]
-    with_lora = engine.generate(req("fast", style_id="rd_fast__lora_test"))[0]
+@pytest.mark.parametrize("family", ["fast", "plus", "pro"])
+def test_lora_changes_output_and_is_switched_off_again(engine, family):
+    plain = engine.generate(req(family))[0]
+    with_lora = engine.generate(req(family, style_id=f"rd_{family}__lora_test"))[0]
     assert np.abs(plain.astype(int) - with_lora).mean() > 1.0, "the LoRA weights change the output"
-    adapters = {a for names in engine.pipeline("fast").get_list_adapters().values() for a in names}
-    assert adapters == {"test_lora"}
-    assert np.array_equal(plain, engine.generate(req("fast"))[0]), "styles without the LoRA don't get it"
+    adapters = {a for names in engine.pipeline(family).get_list_adapters().values() for a in names}
+    assert adapters == {"test_lora" if family == "fast" else f"test_lora_{family_kind(family)}"}
+    assert np.array_equal(plain, engine.generate(req(family))[0]), "styles without the LoRA don't get it"
+
+
+def family_kind(family: str) -> str:
+    return {"plus": "sdxl", "pro": "flux"}[family]
 
 
 def test_cancellation_stops_at_a_step_boundary_and_engine_stays_usable(engine):
