@@ -194,7 +194,7 @@ def test_reference_images_through_ip_adapter(engine):
     assert np.array_equal(plain, engine.generate(req("refs", style_id="rd_refs__default"))[0]), (
         "adapter unloaded"
     )
-    with pytest.raises(UnsupportedFeature, match="more than 9"):
+    with pytest.raises(UnsupportedFeature, match="more than 9 reference_images on family 'refs'"):
         engine.generate(req("refs", style_id="rd_refs__default", reference_images=(refs[0],) * 10))
 
 
@@ -209,6 +209,10 @@ def test_reference_images_as_the_input_of_an_edit_model(engine):
     assert type(engine.pipeline("edit")).__name__ == "FluxKontextPipeline"
     assert not np.array_equal(a, b), "the edited image is the reference"
     assert np.array_equal(a, engine.generate(req("edit", reference_images=(refs[0],), **base))[0])
+    as_init = engine.generate(req("edit", init_image=refs[0], **base))[0]
+    assert np.array_equal(a, as_init), "an init_image is the image an edit model edits"
+    with pytest.raises(UnsupportedFeature, match="more than 1 reference_images on family 'edit'"):
+        engine.generate(req("edit", reference_images=tuple(refs), **base))
 
 
 def test_unknown_family_is_refused_naming_the_known_ones(engine):

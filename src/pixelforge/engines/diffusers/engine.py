@@ -131,10 +131,10 @@ class DiffusersEngine:
     # ------------------------------------------------------------------ protocol
     def capabilities(self) -> EngineCapabilities:
         families = list(self.registry.families.values())
-        refs = any(f.effective_reference_mode != "none" for f in families)
+        refs = min(MAX_REFERENCE_IMAGES, max((f.reference_limit for f in families), default=0))
         return EngineCapabilities(
             img2img=True,
-            max_reference_images=MAX_REFERENCE_IMAGES if refs else 0,
+            max_reference_images=refs,
             tiling=True,
             negative_prompt=True,
             prompt_expansion=True,
@@ -285,8 +285,11 @@ class DiffusersEngine:
                     f"reference_images (family {family_name!r} has no ip_adapter or edit model configured)",
                     ENGINE_NAME,
                 )
-            if len(request.reference_images) > MAX_REFERENCE_IMAGES:
-                raise UnsupportedFeature(f"more than {MAX_REFERENCE_IMAGES} reference_images", ENGINE_NAME)
+            limit = min(spec.reference_limit, MAX_REFERENCE_IMAGES)
+            if len(request.reference_images) > limit:
+                raise UnsupportedFeature(
+                    f"more than {limit} reference_images on family {family_name!r} ({mode})", ENGINE_NAME
+                )
         if request.extra_init_image is not None:
             raise UnsupportedFeature("extra_init_image", ENGINE_NAME)
         k, rw, rh = render_size(request.width, request.height, spec)
@@ -410,7 +413,8 @@ class DiffusersEngine:
             "generator": [torch.Generator("cpu").manual_seed(seed) for seed in seeds],
             "output_type": "np",
         }
-        if request.init_image is not None:
+        edit = spec.effective_reference_mode == "edit"
+        if request.init_image is not None and not edit:
             pipe = self._img2img(loaded)
             kwargs["image"] = _to_pil(request.init_image, plan.render_width, plan.render_height)
             kwargs["strength"] = request.strength
@@ -433,8 +437,13 @@ class DiffusersEngine:
         # image encoder / edit model sees crisp cells rather than a 16 px thumbnail.
         refs = [_to_pil(r, plan.render_width, plan.render_height) for r in request.reference_images]
         use_ip = bool(refs) and spec.effective_reference_mode == "ip_adapter"
-        if refs and spec.effective_reference_mode == "edit":
-            kwargs["image"] = refs if len(refs) > 1 else refs[0]
+        if edit:
+            # An edit model edits the input image (init_image first, then the references).
+            sources = refs
+            if request.init_image is not None:
+                sources = [_to_pil(request.init_image, plan.render_width, plan.render_height), *refs]
+            if sources:
+                kwargs["image"] = sources if len(sources) > 1 else sources[0]
         if use_ip:
             if spec.ip_adapter is None:
                 raise UnsupportedFeature(

@@ -88,6 +88,13 @@ class FamilySpec(_Strict):
         description="How reference_images are used: ip_adapter, edit (passed as the pipeline's `image`), "
         "none. Default: ip_adapter when one is configured, else none.",
     )
+    max_references: int | None = Field(
+        default=None,
+        ge=0,
+        le=9,
+        description="Most reference_images one request may bring; default 9 with an IP-Adapter, "
+        "1 for an edit model (set more for pipelines that take a list, e.g. QwenImageEditPlusPipeline).",
+    )
     scheduler: str = Field(
         default="default",
         description="default, euler, euler_a, dpmpp_2m, "
@@ -139,6 +146,12 @@ class FamilySpec(_Strict):
         if self.reference_mode is not None:
             return self.reference_mode
         return "ip_adapter" if self.ip_adapter is not None else "none"
+
+    @property
+    def reference_limit(self) -> int:
+        if self.max_references is not None:
+            return self.max_references
+        return {"ip_adapter": 9, "edit": 1}.get(self.effective_reference_mode, 0)
 
     @property
     def is_flux_like(self) -> bool:
