@@ -7,7 +7,7 @@ every ``--ckpt-every`` seconds the full state goes to ``<work>/ckpt/latest.pt`` 
 exported (fp16 safetensors via ``save_pretrained``) to ``<work>/export/``; with ``--ship`` an export
 whose held-out validation loss improved is also copied into the package's weights folder.
 
-Usage (background, 2 threads, stops after ``--minutes`` of wall time)::
+Usage (background; stops after ``--minutes`` of wall time, or when ``<work>/STOP`` exists)::
 
     setsid nohup .venv/bin/python tools/train_tiny.py --work .work/tiny --minutes 110 \\
         > .work/tiny/train.out 2>&1 &
@@ -75,8 +75,9 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--cond-drop", type=float, default=0.1)
-    ap.add_argument("--channels", type=str, default="64,128,256")
-    ap.add_argument("--layers", type=int, default=1)
+    ap.add_argument("--channels", type=str, default="32,64,128")
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--norm-groups", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ckpt-every", type=float, default=600.0, help="seconds between checkpoints")
     ap.add_argument("--log-every", type=int, default=50)
@@ -115,8 +116,8 @@ def main() -> None:
     )
 
     channels = [int(c) for c in args.channels.split(",")]
-    unet = build_unet(channels, args.layers)
-    ema = build_unet(channels, args.layers)
+    unet = build_unet(channels, args.layers, args.norm_groups)
+    ema = build_unet(channels, args.layers, args.norm_groups)
     ema.load_state_dict(unet.state_dict())
     ema.requires_grad_(False).eval()
     opt = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=0.01)
@@ -183,7 +184,8 @@ def main() -> None:
     deadline = t_start + args.minutes * 60
     unet.train()
     running, t_log = 0.0, time.time()
-    while step < args.max_steps and time.time() < deadline:
+    stop_file = work / "STOP"  # touch it to end the run at the next step with a final checkpoint
+    while step < args.max_steps and time.time() < deadline and not stop_file.exists():
         idx = torch.multinomial(weights, args.batch, replacement=True)
         x0 = images[idx]
         flip = (torch.rand(args.batch) < 0.5) & ~no_flip[idx]

@@ -51,7 +51,7 @@ class TinyConfig:
 
 
 def build_unet(
-    block_out_channels: Sequence[int] = (64, 128, 256), layers_per_block: int = 1
+    block_out_channels: Sequence[int] = (32, 64, 128), layers_per_block: int = 2, norm_num_groups: int = 16
 ) -> UNet2DConditionModel:
     """A fresh, randomly initialised UNet for the packed 16x16x16 space."""
     channels = 4 * PACK * PACK
@@ -68,7 +68,7 @@ def build_unet(
         class_embed_type="projection",
         projection_class_embeddings_input_dim=EMBED_DIM,
         attention_head_dim=32,
-        norm_num_groups=32,
+        norm_num_groups=norm_num_groups,
         cross_attention_dim=EMBED_DIM,
     )
 
