@@ -57,6 +57,7 @@ max_loaded_families = 8
 [families.fast]
 pipeline = "sd15"
 checkpoint = "{models["sd15"]}"
+batching = "batched"
 scheduler = "euler_a"
 steps = 2
 guidance = 5.0

@@ -26,6 +26,12 @@ def req(family: str = "fast", **kw) -> GenerationRequest:
     return GenerationRequest(**base)
 
 
+def nearly_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal up to the rounding of batched kernels: a few channel levels on a few pixels."""
+    diff = np.abs(a.astype(int) - b)
+    return a.shape == b.shape and int(diff.max()) <= 3 and float(diff.mean()) <= 0.1
+
+
 def seam_ratios(img: np.ndarray) -> tuple[float, float]:
     """Wrap-around seam difference over the mean neighbour difference, for x and for y.
 
@@ -48,7 +54,10 @@ def test_txt2img_sizes_determinism_and_seed_plus_i(engine, family):
     again = engine.generate(req(family, num_images=3, width=16, height=12))
     assert all(np.array_equal(a, b) for a, b in zip(batch, again, strict=True)), "same seed, same images"
     single = engine.generate(req(family, seed=8, width=16, height=12))[0]
-    assert np.array_equal(batch[1], single), "image i of seed s is image 0 of seed s+i"
+    if engine.registry.family(family).batching == "exact":
+        assert np.array_equal(batch[1], single), "image i of seed s is image 0 of seed s+i"
+    else:
+        assert nearly_equal(batch[1], single), "batched: the same up to kernel rounding"
     assert not np.array_equal(batch[0], batch[1]), "images of one batch differ"
 
 
@@ -142,10 +151,12 @@ def test_cancellation_stops_at_a_step_boundary_and_engine_stays_usable(engine):
     assert out[0].shape == (16, 16, 4)
 
 
-def test_progress_is_reported(engine):
+@pytest.mark.parametrize("family", ["fast", "plus"])
+def test_progress_is_reported(engine, family):
     seen: list[float] = []
-    engine.generate(req("fast", steps=3), progress=seen.append)
+    engine.generate(req(family, steps=3, num_images=2), progress=seen.append)
     assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) >= 3
+    assert all(0 < f <= 1 for f in seen)
 
 
 def test_references_without_ip_adapter_are_refused_before_loading(engine):
@@ -287,11 +298,12 @@ def test_generate_many_batches_same_shape_requests_with_identical_results(engine
 
     monkeypatch.setattr(engine, "_render", counting)
     out = engine.generate_many(reqs)
-    assert sorted(calls) == [1, 1, 2], "the two 16x16 fast requests share one pipeline call"
+    assert sorted(calls) == [1, 1, 2], "the two 16x16 requests of the batched family share one call"
     assert isinstance(out[3], UnsupportedFeature)
     for got, want in zip((out[0], out[1], out[2], out[4]), singles, strict=True):
         assert isinstance(got, list) and len(got) == len(want)
-        assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+        assert all(nearly_equal(a, b) for a, b in zip(got, want, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(out[4], singles[3], strict=True)), "exact family"
 
 
 def test_generate_many_cancels_one_request_and_renders_the_rest(engine):
@@ -299,4 +311,4 @@ def test_generate_many_cancels_one_request_and_renders_the_rest(engine):
     want_a = engine.generate(a)
     out = engine.generate_many([a, b], cancels=[None, CancelAfter(3)])
     assert isinstance(out[1], GenerationCancelled)
-    assert isinstance(out[0], list) and np.array_equal(out[0][0], want_a[0])
+    assert isinstance(out[0], list) and nearly_equal(out[0][0], want_a[0])

@@ -14,7 +14,7 @@ import logging
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -162,9 +162,11 @@ class DiffusersEngine:
     ) -> list[list[np.ndarray] | EngineError]:
         """Generate several requests, batching those that can share one pipeline call.
 
-        Requests of the same family, size, steps, guidance, negative prompt and LoRAs, without
-        init/reference images or tiling, run as one batch (their prompts may differ); each image
-        is still seeded ``seed + i`` of its own request, so results equal one-at-a-time calls.
+        In families with ``batching = "batched"``, requests of the same size, steps, guidance,
+        negative prompt and LoRAs, without init/reference images or tiling, run as one pipeline
+        call (their prompts may differ); each image is still seeded ``seed + i`` of its own
+        request, so results equal one-at-a-time calls up to the rounding of batched kernels.
+        ``exact`` families render every image alone.
         Returns, per request and in order, its images or the EngineError it failed with; a
         cancelled request fails alone and the rest of its batch is rendered again without it.
         """
@@ -210,7 +212,8 @@ class DiffusersEngine:
 
     @staticmethod
     def _batch_key(request: GenerationRequest, plan: RenderPlan, index: int) -> tuple:
-        if request.init_image is not None or request.reference_images or request.tile_x or request.tile_y:
+        alone = request.init_image is not None or request.reference_images or request.tile_x or request.tile_y
+        if alone or plan.family.batching == "exact":
             return ("alone", index)
         return (
             plan.family_name,
@@ -238,7 +241,10 @@ class DiffusersEngine:
         try:
             loaded = self._get(plan.family_name, plan.family)
             with loaded.lock:
-                frames, conv_tiled = self._render(loaded, plan, batch, progress)
+                if plan.family.batching == "exact":
+                    frames, conv_tiled = self._render_one_by_one(loaded, plan, batch, progress)
+                else:
+                    frames, conv_tiled = self._render(loaded, plan, batch, progress)
         except _OOM_ERRORS as exc:
             self._empty_cache()
             total = sum(r.num_images for r, _, _ in batch)
@@ -382,6 +388,33 @@ class DiffusersEngine:
             mps.empty_cache()
 
     # ------------------------------------------------------------------ rendering
+    def _render_one_by_one(
+        self,
+        loaded: _Loaded,
+        plan: RenderPlan,
+        batch: list[tuple[GenerationRequest, str, CancelToken]],
+        progress: ProgressCallback | None,
+    ) -> tuple[np.ndarray, bool]:
+        """One pipeline call per image (``batching = "exact"``): batched kernels round differently
+        from single-image ones, so this is what makes image i bit-identical to image 0 of seed s+i."""
+        singles = [
+            (replace(r, seed=r.image_seed(i), num_images=1), prompt, cancel)
+            for r, prompt, cancel in batch
+            for i in range(r.num_images)
+        ]
+        frames: list[np.ndarray] = []
+        conv_tiled = True
+        for n, single in enumerate(singles):
+            sub = None
+            if progress is not None:
+
+                def sub(f: float, n: int = n) -> None:
+                    progress(min(0.99, (n + f) / len(singles)))
+
+            out, conv_tiled = self._render(loaded, plan, [single], sub)
+            frames.append(out[0])
+        return np.stack(frames), conv_tiled
+
     def _render(
         self,
         loaded: _Loaded,

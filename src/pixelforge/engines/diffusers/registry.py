@@ -95,6 +95,12 @@ class FamilySpec(_Strict):
         description="Most reference_images one request may bring; default 9 with an IP-Adapter, "
         "1 for an edit model (set more for pipelines that take a list, e.g. QwenImageEditPlusPipeline).",
     )
+    batching: Literal["exact", "batched"] = Field(
+        default="exact",
+        description="exact: one pipeline call per image, so image i is bit-identical to image 0 of "
+        "seed+i; batched: one call per batch (and per group of same-shape requests in generate_many), "
+        "faster on GPUs, equal up to the rounding of batched kernels.",
+    )
     scheduler: str = Field(
         default="default",
         description="default, euler, euler_a, dpmpp_2m, "
