@@ -48,3 +48,20 @@ def test_shipped_defaults_without_weights_fail_cleanly_with_the_pull_hint(tmp_pa
     with pytest.raises(EngineUnavailable, match=r"kohbanye/pixel-art-style.*pixelforge models pull fast"):
         engine.generate(request)
     assert engine.loaded_families() == []
+
+
+def test_preload_loads_listed_families_at_creation(registry_path: Path, tmp_path: Path):
+    from pixelforge.engines.diffusers import RegistryError
+
+    cfg = tmp_path / "models.toml"
+    cfg.write_text(f'preload = ["fast"]\nmax_loaded_families = 1\n{registry_path.read_text()}')
+    cfg.write_text(cfg.read_text().replace("max_loaded_families = 8\n", ""))
+    engine = load_engine("diffusers", Settings(models_config=cfg, diffusers_device="cpu"))
+    assert engine.loaded_families() == ["fast"]
+    engine.pipeline("tile")
+    assert engine.loaded_families() == ["tile"], "max_loaded_families = 1: the least recent is dropped"
+    cfg.write_text('preload = ["nope"]\n')
+    with pytest.raises(
+        RegistryError, match=r"preload names families that are not in the registry: \['nope'\]"
+    ):
+        load_engine("diffusers", Settings(models_config=cfg, diffusers_device="cpu"))

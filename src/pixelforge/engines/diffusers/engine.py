@@ -109,6 +109,7 @@ class DiffusersEngine:
         self.expander = expander or PromptExpander()
         self._loaded: OrderedDict[str, _Loaded] = OrderedDict()
         self._load_lock = threading.Lock()
+        self._family_locks: dict[str, threading.Lock] = {}
         self._call_params: dict[int, set[str]] = {}
 
     @classmethod
@@ -119,7 +120,7 @@ class DiffusersEngine:
             api_key=settings.prompt_llm_api_key,
             timeout_s=settings.prompt_llm_timeout_s,
         )
-        return cls(
+        engine = cls(
             load_registry(settings.models_config),
             device=settings.diffusers_device,
             dtype=settings.diffusers_dtype,
@@ -127,6 +128,8 @@ class DiffusersEngine:
             allow_download=settings.models_allow_download,
             expander=expander,
         )
+        engine.preload()
+        return engine
 
     # ------------------------------------------------------------------ protocol
     def capabilities(self) -> EngineCapabilities:
@@ -327,13 +330,25 @@ class DiffusersEngine:
 
     # ------------------------------------------------------------------ loading
     def _get(self, name: str, spec: FamilySpec) -> _Loaded:
+        """The warm family ``name``, loading it first if needed.
+
+        Loading (minutes for SDXL/FLUX) holds only that family's lock, so requests for families
+        that are already warm are not held up by it.
+        """
         with self._load_lock:
             if name in self._loaded:
                 self._loaded.move_to_end(name)
                 return self._loaded[name]
-            while len(self._loaded) >= self.registry.max_loaded_families:
-                old, _ = self._loaded.popitem(last=False)
-                log.info("unloading family %r to make room for %r", old, name)
+            family_lock = self._family_locks.setdefault(name, threading.Lock())
+        with family_lock:
+            with self._load_lock:
+                if name in self._loaded:
+                    return self._loaded[name]
+                evicted = []
+                while len(self._loaded) >= self.registry.max_loaded_families:
+                    evicted.append(self._loaded.popitem(last=False)[0])
+            if evicted:
+                log.info("unloaded families %s to make room for %r", evicted, name)
                 gc.collect()
                 self._empty_cache()
             dtype = loading.pick_dtype(self.dtype_name, self.device, spec)
@@ -350,8 +365,14 @@ class DiffusersEngine:
                 loading.load_lora(pipe, lora, self.allow_download)
             pipe = loading.place(pipe, self.device, self.offload)
             loaded = _Loaded(name=name, spec=spec, pipe=pipe)
-            self._loaded[name] = loaded
+            with self._load_lock:
+                self._loaded[name] = loaded
             return loaded
+
+    def preload(self, families: list[str] | None = None) -> None:
+        """Load ``families`` (default: the registry's ``preload`` list) now instead of on first use."""
+        for name in self.registry.preload if families is None else families:
+            self._get(name, self.registry.family(name))
 
     def loaded_families(self) -> list[str]:
         return list(self._loaded)

@@ -18,7 +18,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_REGISTRY_PATH = Path(__file__).with_name("default_models.toml")
 
@@ -185,8 +185,20 @@ class Registry(_Strict):
     """Families and styles; build it with :func:`load_registry`."""
 
     max_loaded_families: int = Field(default=2, ge=1, description="Pipelines kept warm at once (LRU).")
+    preload: tuple[str, ...] = Field(
+        default=(),
+        description="Families loaded when the engine is created (the server does it in the background at "
+        "start-up) rather than by the first request that needs them.",
+    )
     families: dict[str, FamilySpec] = Field(default_factory=dict)
     styles: dict[str, StyleSpec] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _preload_known(self) -> Registry:
+        unknown = [n for n in self.preload if n not in self.families]
+        if unknown:
+            raise ValueError(f"preload names families that are not in the registry: {unknown}")
+        return self
 
     def family(self, name: str) -> FamilySpec:
         try:
