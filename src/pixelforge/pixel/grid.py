@@ -603,14 +603,18 @@ def _finish(cells: _Cells, merge_colors: bool, alpha_threshold: int) -> np.ndarr
         noise = float(np.median(np.sqrt(cells.var[opaque] / np.maximum(cells.npix[opaque], 1))))
         spread = float(np.median(np.sqrt(cells.var[opaque])))
         if spread > 1.0:
-            rgb = _merge_colors(mean[..., :3], opaque, tol=float(np.clip(3.0 * noise + 4.0, 5.0, 16.0)))
+            rgb = _merge_colors(
+                mean[..., :3], opaque, tol=float(np.clip(3.0 * noise + 4.0, 5.0, 16.0)), var=cells.var
+            )
     out = np.zeros((*mean.shape[:2], 4), np.uint8)
     out[..., :3] = np.where(opaque[..., None], rgb, 0).astype(np.uint8)
     out[..., 3] = np.where(opaque, 255, 0)
     return out
 
 
-def _merge_colors(rgb: np.ndarray, opaque: np.ndarray, tol: float, max_clusters: int = 512) -> np.ndarray:
+def _merge_colors(
+    rgb: np.ndarray, opaque: np.ndarray, tol: float, max_clusters: int = 512, var: np.ndarray | None = None
+) -> np.ndarray:
     """Leader clustering of opaque cell colours (RGB distance < tol), most frequent first; each
     cluster takes its members' mean colour."""
     cols = rgb[opaque]
@@ -642,6 +646,34 @@ def _merge_colors(rgb: np.ndarray, opaque: np.ndarray, tol: float, max_clusters:
     np.add.at(sums, cell_label, cols)
     n = np.bincount(cell_label, minlength=len(leaders))[:, None]
     means = np.round(sums / np.maximum(n, 1))
+    # Where most member cells read exactly the same colour (flat areas with a few contaminated
+    # cells), that colour -- not the slightly pulled mean -- is the cluster's colour.
+    rounded = np.clip(np.round(cols), 0, 255).astype(np.int64)
+    key = (cell_label << 24) | (rounded[:, 0] << 16) | (rounded[:, 1] << 8) | rounded[:, 2]
+    uk, uc = np.unique(key, return_counts=True)
+    lab_of = uk >> 24
+    order = np.lexsort((-uc, lab_of))
+    first = order[np.r_[True, lab_of[order][1:] != lab_of[order][:-1]]]
+    top_lab, top_cnt, top_key = lab_of[first], uc[first], uk[first]
+    strong = top_cnt >= 0.3 * n[top_lab, 0]
+    tk = top_key[strong]
+    means[top_lab[strong]] = np.stack([(tk >> 16) & 255, (tk >> 8) & 255, tk & 255], axis=1)
+    if var is not None and len(leaders) > 1:
+        # Colours seen in one or two cells whose insides are not flat are blends of neighbours
+        # (blur, misregistration): give them the nearest colour that flat cells agree on.
+        v = var[opaque]
+        med_var = np.array([np.median(v[cell_label == k]) for k in range(len(leaders))])
+        flat_ref = float(np.median(v)) * 4 + 1.0
+        reliable = (n[:, 0] >= 3) | (med_var <= flat_ref)
+        if reliable.any() and not reliable.all():
+            rel = np.flatnonzero(reliable)
+            d = np.sqrt(((means[~reliable][:, None] - means[rel][None]) ** 2).sum(axis=2))
+            j = d.argmin(axis=1)
+            snap = d[np.arange(len(j)), j] < 3 * tol
+            new_means = means.copy()
+            bad = np.flatnonzero(~reliable)
+            new_means[bad[snap]] = means[rel[j[snap]]]
+            means = new_means
     out = np.clip(np.round(rgb), 0, 255)
     out[opaque] = means[cell_label]
     return out
