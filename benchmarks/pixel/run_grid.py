@@ -253,6 +253,32 @@ def downscale_benchmark(n: int) -> dict[str, float]:
     return {m: float(np.mean(v)) for m, v in acc.items()}
 
 
+def outline_benchmark(n: int) -> dict[str, int]:
+    """clean_outline on synthetic sprites: single-pixel details changed (must be 0) and corner pixels
+    removed from outline strokes."""
+    from pixelforge.pixel import clean_outline
+
+    details = changed = removed = 0
+    for seed in range(n * 4):
+        rng = np.random.default_rng(11000 + seed)
+        spr = synth.sprite(rng, int(rng.integers(24, 65)), int(rng.integers(24, 65)), transparent=True)
+        packed = spr.view(np.uint32)[..., 0]
+        p = np.pad(packed, 1, mode="edge")
+        lone = (
+            (packed != p[:-2, 1:-1])
+            & (packed != p[2:, 1:-1])
+            & (packed != p[1:-1, :-2])
+            & (packed != p[1:-1, 2:])
+        )
+        lone &= spr[..., 3] > 0
+        out = clean_outline(spr)
+        diff = (out != spr).any(axis=2)
+        details += int(lone.sum())
+        changed += int((diff & lone).sum())
+        removed += int(diff.sum())
+    return {"sprites": n * 4, "details": details, "details_changed": changed, "pixels_changed": removed}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=8, help="cases per regime")
@@ -316,6 +342,7 @@ def main() -> None:
     results["bg"] = bg_benchmark(args.n)
     results["downscale"] = downscale_benchmark(args.n)
     results["grid_no_grid"] = no_grid_check()
+    results["outline"] = outline_benchmark(args.n)
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
     print(report(results, list(tools), args.n))
 
@@ -384,6 +411,12 @@ def report(results: dict, tools: list[str], n: int) -> str:
         "Known-factor downscale of soft, noisy 4x/8x renders, cell accuracy: "
         + ", ".join(f"{k} {v:.3f}" for k, v in d.items())
     )
+    o = results.get("outline")
+    if o:
+        lines.append(
+            f"clean_outline on {o['sprites']} sprites: {o['details_changed']} of {o['details']} single-pixel "
+            f"details changed, {o['pixels_changed']} redundant corner pixels removed"
+        )
     g = results["grid_no_grid"]
     lines.append(
         f"False grids on grid-free images (native sprites, smooth noise): {g['false_grids']}/{g['images']}"
