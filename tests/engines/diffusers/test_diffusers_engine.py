@@ -224,6 +224,8 @@ def test_reference_images_as_the_input_of_an_edit_model(engine):
     assert np.array_equal(a, as_init), "an init_image is the image an edit model edits"
     with pytest.raises(UnsupportedFeature, match="more than 1 reference_images on family 'edit'"):
         engine.generate(req("edit", reference_images=tuple(refs), **base))
+    with pytest.raises(UnsupportedFeature, match="more than 1 input \\+ reference images on family 'edit'"):
+        engine.generate(req("edit", init_image=refs[0], reference_images=(refs[1],), **base))
 
 
 def test_unknown_family_is_refused_naming_the_known_ones(engine):

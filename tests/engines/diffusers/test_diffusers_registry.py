@@ -15,6 +15,8 @@ def test_shipped_defaults_cover_the_three_families_and_name_their_licences():
     assert reg.family("fast").pipeline_class == "StableDiffusionPipeline"
     assert reg.family("plus").pipeline_class == "StableDiffusionXLPipeline"
     assert reg.family("pro").pipeline_class == "FluxPipeline"
+    assert reg.style("rd_pro__edit").family == "pro_edit"
+    assert reg.family("pro_edit").reference_limit == 3
     text = DEFAULT_REGISTRY_PATH.read_text()
     for name in ("OpenRAIL-M", "Open RAIL++-M", "Apache-2.0"):
         assert name in text
@@ -68,6 +70,10 @@ def test_replace_defaults_drops_the_shipped_tables(tmp_path: Path):
         ('[families.fast]\npipeline = "sd15"\ncheckpoint = "x"\nprompt_template = "no slot"\n', "{prompt}"),
         ('[families.fast]\npipeline = "sd15"\n', "checkpoint"),
         ("[families.fast\n", "not valid TOML"),
+        (
+            '[families.fast]\npipeline = "sd15"\ncheckpoint = "x"\nreference_mode = "ip_adapter"\n',
+            "ip_adapter table",
+        ),
     ],
 )
 def test_invalid_files_fail_loudly_naming_the_culprit(tmp_path: Path, body: str, needle: str):

@@ -295,9 +295,17 @@ class DiffusersEngine:
                     ENGINE_NAME,
                 )
             limit = min(spec.reference_limit, MAX_REFERENCE_IMAGES)
-            if len(request.reference_images) > limit:
+            count = len(request.reference_images)
+            if mode == "edit" and request.init_image is not None:
+                count += 1  # an edit model gets the input image and the references as one list
+            if count > limit:
+                what = (
+                    "input + reference images"
+                    if count > len(request.reference_images)
+                    else "reference_images"
+                )
                 raise UnsupportedFeature(
-                    f"more than {limit} reference_images on family {family_name!r} ({mode})", ENGINE_NAME
+                    f"more than {limit} {what} on family {family_name!r} ({mode})", ENGINE_NAME
                 )
         if request.extra_init_image is not None:
             raise UnsupportedFeature("extra_init_image", ENGINE_NAME)
@@ -351,7 +359,7 @@ class DiffusersEngine:
                 log.info("unloaded families %s to make room for %r", evicted, name)
                 gc.collect()
                 self._empty_cache()
-            dtype = loading.pick_dtype(self.dtype_name, self.device, spec)
+            dtype = loading.pick_dtype(spec.dtype or self.dtype_name, self.device, spec)
             log.info(
                 "loading family %r: %s from %s (%s, %s)",
                 name,

@@ -101,6 +101,11 @@ class FamilySpec(_Strict):
         "seed+i; batched: one call per batch (and per group of same-shape requests in generate_many), "
         "faster on GPUs, equal up to the rounding of batched kernels.",
     )
+    dtype: str | None = Field(
+        default=None,
+        description="Weights dtype for this family (float16, bfloat16, float32); default "
+        "PIXELFORGE_DIFFUSERS_DTYPE. Large transformer models (Qwen-Image) want bfloat16.",
+    )
     scheduler: str = Field(
         default="default",
         description="default, euler, euler_a, dpmpp_2m, "
@@ -142,6 +147,12 @@ class FamilySpec(_Strict):
         if "{prompt}" not in v:
             raise ValueError(f"prompt_template must contain '{{prompt}}', got {v!r}")
         return v
+
+    @model_validator(mode="after")
+    def _reference_mode_has_weights(self) -> FamilySpec:
+        if self.reference_mode == "ip_adapter" and self.ip_adapter is None:
+            raise ValueError("reference_mode = 'ip_adapter' needs an ip_adapter table")
+        return self
 
     @property
     def pipeline_class(self) -> str:
