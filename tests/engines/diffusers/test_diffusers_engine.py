@@ -205,6 +205,13 @@ def test_reference_images_through_ip_adapter(engine):
     assert np.array_equal(plain, engine.generate(req("refs", style_id="rd_refs__default"))[0]), (
         "adapter unloaded"
     )
+    with_init = engine.generate(
+        req(
+            "refs", style_id="rd_refs__default", reference_images=(refs[0],), init_image=refs[2], strength=0.6
+        )
+    )[0]
+    assert with_init.shape == (16, 16, 4), "IP-Adapter also on the image-to-image view"
+    assert not np.array_equal(with_init, one)
     with pytest.raises(UnsupportedFeature, match="more than 9 reference_images on family 'refs'"):
         engine.generate(req("refs", style_id="rd_refs__default", reference_images=(refs[0],) * 10))
 

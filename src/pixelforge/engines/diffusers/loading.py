@@ -101,7 +101,7 @@ def load_pipeline(
         )
     source = spec.checkpoint
     local = _is_local(source)
-    kwargs: dict[str, object] = {"torch_dtype": dtype}
+    kwargs: dict[str, object] = {"dtype": dtype}  # diffusers 0.42 renamed torch_dtype
     if spec.revision:
         kwargs["revision"] = spec.revision
     if spec.variant:
