@@ -110,7 +110,7 @@ class DiffusersEngine:
         self._loaded: OrderedDict[str, _Loaded] = OrderedDict()
         self._load_lock = threading.Lock()
         self._family_locks: dict[str, threading.Lock] = {}
-        self._call_params: dict[int, set[str]] = {}
+        self._call_params: dict[type, set[str]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DiffusersEngine:
@@ -403,7 +403,8 @@ class DiffusersEngine:
         return loaded.img2img
 
     def _params(self, pipe: Any) -> set[str]:
-        key = id(pipe)
+        """Names ``pipe.__call__`` accepts (per class: an id() could be reused after an eviction)."""
+        key = type(pipe)
         if key not in self._call_params:
             self._call_params[key] = set(inspect.signature(pipe.__call__).parameters)
         return self._call_params[key]
