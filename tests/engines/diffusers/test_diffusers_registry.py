@@ -96,3 +96,20 @@ def test_importing_the_registry_does_not_import_torch():
     code = "import pixelforge.engines.diffusers, pixelforge.cli.models, sys; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_style_loras_override_family_loras_by_adapter_name():
+    from pixelforge.engines.diffusers.engine import _merge_loras
+    from pixelforge.engines.diffusers.registry import LoraSpec
+
+    fam = (
+        LoraSpec(source="a/pixel", weight=1.0, adapter="pixel"),
+        LoraSpec(source="b/detail", adapter="detail"),
+    )
+    style = (LoraSpec(source="a/pixel", weight=0.4, adapter="pixel"), LoraSpec(source="c/x", weight=0.0))
+    assert [(lo.adapter_name, lo.weight) for lo in _merge_loras(fam, style)] == [
+        ("pixel", 0.4),
+        ("detail", 1.0),
+    ]
+    off = (LoraSpec(source="a/pixel", weight=0.0, adapter="pixel"),)
+    assert [lo.adapter_name for lo in _merge_loras(fam, off)] == ["detail"]

@@ -333,7 +333,7 @@ class DiffusersEngine:
             guidance=spec.guidance if request.guidance_scale is None else request.guidance_scale,
             negative_prompt=negative,
             template=template,
-            loras=spec.loras + (style.loras if style else ()),
+            loras=_merge_loras(spec.loras, style.loras if style else ()),
         )
 
     # ------------------------------------------------------------------ loading
@@ -573,6 +573,15 @@ def recover_art(rgba: np.ndarray, width: int, height: int, k: int, spec: FamilyS
         if info.has_grid and (info.width, info.height) == (width, height):
             return pixel.recover_native(rgba, info)
     return pixel.downscale(rgba, k, method=spec.downscale)
+
+
+def _merge_loras(family: tuple[LoraSpec, ...], style: tuple[LoraSpec, ...]) -> tuple[LoraSpec, ...]:
+    """Family LoRAs then style LoRAs; a style entry with a family LoRA's adapter name (or source)
+    replaces it, which is how a style changes a family LoRA's weight (0 turns it off)."""
+    merged: dict[str, LoraSpec] = {}
+    for lora in (*family, *style):
+        merged[lora.adapter_name] = lora
+    return tuple(lo for lo in merged.values() if lo.weight != 0)
 
 
 def _to_pil(img: np.ndarray, width: int | None = None, height: int | None = None) -> Image.Image:
