@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict
 from pixelforge.api.deps import Auth, Context, blocking_read
 from pixelforge.api.errors import ApiError, msg_list
 from pixelforge.api.limits import RateLimiter, retry_after_header
+from pixelforge.api.schemas import ErrorEnvelope, ErrorMsgList
 
 router = APIRouter(tags=["pixel"])
 
@@ -49,6 +50,85 @@ class PixelFixerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     input_image: str | None = None
     image_url: str | None = None
+
+
+class PixelFixerResponse(BaseModel):
+    base64_images: list[str]
+
+
+class ToolEstimateResponse(BaseModel):
+    tool_id: str
+    balance_cost: float
+    credit_cost: int
+    estimate_seconds: float
+
+
+class ToolRunResponse(BaseModel):
+    tool_id: str
+    inference_id: str
+    balance_cost: float
+    credit_cost: int
+    charged: bool
+    remaining_balance: float
+    remaining_credits: int | None
+    base64_images: list[str]
+    output_urls: list[str]
+
+
+class ToolInfo(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    name: str
+    balance_cost: float
+    credit_cost: int
+    is_free: bool
+    requires_minimum_balance: bool
+    max_input_size: int
+    api_fields: list[dict[str, Any]]
+
+
+FIXER_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorEnvelope, "description": "The body is not valid JSON"},
+    401: {"model": ErrorEnvelope, "description": "Missing or invalid X-RD-Token"},
+    413: {
+        "model": ErrorEnvelope,
+        "description": "pixel_fixer_request_too_large / pixel_fixer_output_too_large",
+    },
+    422: {
+        "model": ErrorEnvelope | ErrorMsgList,
+        "description": "invalid_pixel_fixer_image, or unknown fields",
+    },
+    429: {"model": ErrorEnvelope, "description": "pixel_fixer_rate_limit_exceeded (see Retry-After)"},
+    500: {"model": ErrorEnvelope, "description": "pixel_fixer_failed"},
+}
+TOOL_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorEnvelope, "description": "Semantically invalid request or undecodable image"},
+    401: {"model": ErrorEnvelope, "description": "Missing or invalid X-RD-Token"},
+    404: {"model": ErrorEnvelope, "description": "Unknown or disabled tool"},
+    413: {"model": ErrorEnvelope, "description": "Request body too large"},
+    422: {
+        "model": ErrorEnvelope | ErrorMsgList,
+        "description": "Body is not JSON or does not match the tool's fields",
+    },
+    429: {"model": ErrorEnvelope, "description": "Rate limited (see Retry-After)"},
+    500: {"model": ErrorEnvelope, "description": "The tool failed"},
+}
+TOOL_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["input_image"],
+                    "properties": {"input_image": {"type": "string"}, "custom_id": {"type": "string"}},
+                    "additionalProperties": True,
+                    "description": "input_image plus the tool's api_fields (see GET /v1/edit/tools)",
+                }
+            }
+        },
+    }
+}
 
 
 class BadImage(ValueError):
@@ -106,6 +186,8 @@ def _fixer_error(status: int, code: str, message: str, headers: dict[str, str] |
 
 @router.post(
     "/v1/pixel-fixer/standard",
+    response_model=PixelFixerResponse,
+    responses=FIXER_ERRORS,
     summary="Reconstruct enlarged / soft / compressed pixel art at its native grid (free)",
 )
 async def pixel_fixer_standard(request: Request, body: PixelFixerRequest, auth: Auth) -> Any:
@@ -437,12 +519,22 @@ def _decode_inputs(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@router.get("/v1/edit/tools", summary="The enabled canvas edit tools, their prices and API fields")
+@router.get(
+    "/v1/edit/tools",
+    response_model=list[ToolInfo],
+    summary="The enabled canvas edit tools, their prices and API fields",
+)
 def list_tools() -> Any:
     return [t.wire() for t in TOOLS.values()]
 
 
-@router.post("/v1/edit/tools/{tool_id}/estimate", summary="Validate a tool request and report its cost")
+@router.post(
+    "/v1/edit/tools/{tool_id}/estimate",
+    response_model=ToolEstimateResponse,
+    responses=TOOL_ERRORS,
+    openapi_extra=TOOL_BODY,
+    summary="Validate a tool request and report its cost",
+)
 async def estimate_tool(request: Request, tool_id: ToolId, auth: Auth) -> Any:
     tool = _tool(tool_id)
     prepared = _prepare(tool, await _body(request))
@@ -458,7 +550,13 @@ async def estimate_tool(request: Request, tool_id: ToolId, auth: Auth) -> Any:
     }
 
 
-@router.post("/v1/edit/tools/{tool_id}", summary="Run a canvas edit tool")
+@router.post(
+    "/v1/edit/tools/{tool_id}",
+    response_model=ToolRunResponse,
+    responses=TOOL_ERRORS,
+    openapi_extra=TOOL_BODY,
+    summary="Run a canvas edit tool",
+)
 async def run_tool(request: Request, tool_id: ToolId, auth: Auth, ctx: Context) -> Any:
     from pixelforge.api.render import usd
     from pixelforge.store import ledger
