@@ -40,6 +40,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "sd15": sd15,
         "sd15_smooth": tiny.build_sd15(root / "sd15_smooth", smooth_decoder=True),
         "sdxl": sdxl,
+        "sd3": tiny.build_sd3(root / "sd3"),
         "flux": flux,
         "lora": tiny.build_lora(root / "lora", sd15),
         "lora_sdxl": tiny.build_lora(root / "lora_sdxl", sdxl, kind="sdxl"),
@@ -81,6 +82,17 @@ pipeline = "flux"
 checkpoint = "{models["flux"]}"
 steps = 2
 guidance = 0.0
+render_scale = 4
+min_render_size = 16
+max_render_size = 128
+max_sequence_length = 32
+
+# An operator-added family (any name) with another pipeline class diffusers supports.
+[families.my_sd3]
+pipeline = "sd3"
+checkpoint = "{models["sd3"]}"
+steps = 2
+guidance = 3.0
 render_scale = 4
 min_render_size = 16
 max_render_size = 128

@@ -284,3 +284,45 @@ def build_ip_adapter(out: Path, checkpoint: Path, seed: int = 2) -> Path:
         key_id += 2
     save_file(tensors, str(models / "ip-adapter_tiny.safetensors"))
     return out
+
+
+def build_sd3(out: Path) -> Path:
+    """A Stable Diffusion 3-layout pipeline: 1-layer MMDiT, two CLIP encoders with projection and T5
+    (CLIP hidden states are concatenated to 64 channels, which is the T5 width here)."""
+    from diffusers import (
+        FlowMatchEulerDiscreteScheduler,
+        SD3Transformer2DModel,
+        StableDiffusion3Pipeline,
+    )
+    from transformers import T5Config, T5EncoderModel
+
+    torch.manual_seed(0)
+    transformer = SD3Transformer2DModel(
+        sample_size=32,
+        patch_size=1,
+        in_channels=4,
+        num_layers=1,
+        attention_head_dim=8,
+        num_attention_heads=4,
+        caption_projection_dim=32,
+        joint_attention_dim=64,
+        pooled_projection_dim=2 * CLIP_DIM,
+        out_channels=4,
+    )
+    t5 = T5EncoderModel(
+        T5Config(vocab_size=128, d_model=64, d_kv=8, d_ff=37, num_layers=2, num_heads=4, pad_token_id=0)
+    )
+    tok = _clip_tokenizer(out / "_tok")
+    pipe = StableDiffusion3Pipeline(
+        transformer=transformer,
+        vae=_vae(shift_factor=0.0609, scaling_factor=1.5035),
+        text_encoder=_clip_text(with_projection=True),
+        text_encoder_2=_clip_text(with_projection=True),
+        text_encoder_3=t5,
+        tokenizer=tok,
+        tokenizer_2=tok,
+        tokenizer_3=_t5_tokenizer(),
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+    )
+    pipe.save_pretrained(out)
+    return out

@@ -17,6 +17,7 @@ from pixelforge.engines import (
 from pixelforge.engines.diffusers.tiling import is_patched
 
 FAMILIES = {"fast": "rd_fast__default", "plus": "rd_plus__default", "pro": "rd_pro__default"}
+ALL_PIPELINES = ["fast", "plus", "pro", "my_sd3"]  # SD 1.5, SDXL, FLUX, and an operator-added SD3 family
 
 
 def req(family: str = "fast", **kw) -> GenerationRequest:
@@ -44,7 +45,7 @@ def seam_ratios(img: np.ndarray) -> tuple[float, float]:
     return float(np.abs(f[:, 0] - f[:, -1]).mean() / dx), float(np.abs(f[0] - f[-1]).mean() / dy)
 
 
-@pytest.mark.parametrize("family", ["fast", "plus", "pro"])
+@pytest.mark.parametrize("family", ALL_PIPELINES)
 def test_txt2img_sizes_determinism_and_seed_plus_i(engine, family):
     batch = engine.generate(req(family, num_images=3, width=16, height=12))
     assert len(batch) == 3
@@ -74,7 +75,7 @@ def test_render_scale_recovers_native_grid(engine):
     assert out.shape == (7, 13, 4)
 
 
-@pytest.mark.parametrize("family", ["fast", "plus", "pro"])
+@pytest.mark.parametrize("family", ALL_PIPELINES)
 def test_img2img_with_strength(engine, family):
     init = np.zeros((16, 16, 4), np.uint8)
     init[..., 0], init[..., 3] = 200, 255
