@@ -3,7 +3,10 @@
 One call: resolve the style and family (no heavy work, so unsupported requests fail before any
 load), build the prompt (template, optional LLM), render at native × k with one CPU generator per
 image seeded ``seed + i``, check the cancel token at every step boundary, then recover the native
-grid with ``pixelforge.pixel.downscale`` and apply palette / background options.
+grid with the pixel toolkit (``detect_grid``/``recover_native``, else ``downscale``). Palette,
+background removal and output upscaling are the service's post-processing
+(``pixelforge.pixel.postprocess``), applied to every engine alike; tiling is done here, by circular
+padding (UNet families) or the toolkit's seam repair (transformer families).
 """
 
 from __future__ import annotations
