@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
+
+from pixelforge.cli import console as term
 
 if TYPE_CHECKING:
     from pixelforge.store import Database
@@ -49,18 +50,6 @@ DatabaseUrl = Annotated[
 ]
 
 
-def _out() -> Console:
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        # Piped or captured: no 80-column squeeze, so ids stay whole for grep and scripts.
-        console = Console(highlight=False, width=max(console.width, 200))
-    return console
-
-
-def _err() -> Console:
-    return Console(stderr=True, highlight=False)
-
-
 def usd(micros: int) -> str:
     """Micro-USD as a dollar string with 2 to 6 decimals: 10_000_000 → '$10.00', 1_500 → '$0.0015'."""
     text = f"{Decimal(micros) / 1_000_000:.6f}".rstrip("0")
@@ -69,7 +58,7 @@ def usd(micros: int) -> str:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    _err().print(f"[bold red]error:[/] {message}")
+    term.err().print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
 
 
@@ -144,7 +133,7 @@ def create(
     if quiet:
         print(raw)
         return
-    out = _out()
+    out = term.out()
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_row("key id", key.id)
     table.add_row("name", key.name)
@@ -168,7 +157,7 @@ def list_(
     with _database(data_dir, database_url) as db:
         rows = keys.list_keys(db, account, include_revoked=not active)
         accounts = {a.id: a for a in keys.list_accounts(db)}
-    out = _out()
+    out = term.out()
     if not rows:
         out.print("no API keys yet: create one with `pixelforge keys create --name NAME --balance USD`")
         return
@@ -213,7 +202,7 @@ def revoke(
             changed = keys.revoke_key(db, key_id)
         except NotFound:
             raise _fail(f"no API key {key_id!r} (see `pixelforge keys list`)") from None
-    _out().print(f"revoked {key_id}" if changed else f"{key_id} was already revoked")
+    term.out().print(f"revoked {key_id}" if changed else f"{key_id} was already revoked")
 
 
 @keys_app.command("topup")
@@ -237,7 +226,7 @@ def topup(
         new = ledger.credit(db, account_id, micros, reason)
         owner = keys.get_account(db, account_id)
         name = owner.name if owner else "?"
-    _out().print(f"added {usd(micros)} to {account_id} ({name}): balance {usd(new)}")
+    term.out().print(f"added {usd(micros)} to {account_id} ({name}): balance {usd(new)}")
 
 
 def _resolve_account(db: Database, target: str) -> str:

@@ -17,6 +17,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from pixelforge.cli import console as term
+
 if TYPE_CHECKING:
     from pixelforge.engines.diffusers.registry import FamilySpec, Registry
 
@@ -37,27 +39,13 @@ ModelsConfig = Annotated[
 ]
 
 
-def _out() -> Console:
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=max(console.width, 200))
-    return console
-
-
-def _err() -> Console:
-    console = Console(stderr=True, highlight=False)
-    if not console.is_terminal:
-        console = Console(stderr=True, highlight=False, width=max(console.width, 200))
-    return console
-
-
 def _registry(models_config: Path | None) -> Registry:
     from pixelforge.engines.diffusers.registry import RegistryError, load_registry
 
     try:
         return load_registry(models_config)
     except RegistryError as exc:
-        _err().print(f"[red]error:[/] {exc}")
+        term.err().print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
 
 
@@ -122,7 +110,7 @@ def list_models(models_config: ModelsConfig = None) -> None:
             str(spec.steps),
             f"x{spec.render_scale}",
         )
-    out = _out()
+    out = term.out()
     out.print(table)
     out.print(f"{len(reg.styles)} style entries; pull missing weights with `pixelforge models pull FAMILY`.")
 
@@ -131,7 +119,7 @@ def _download(what: str, fn, *args, **kwargs) -> str:
     try:
         return fn(*args, **kwargs)
     except Exception as exc:
-        err = _err()
+        err = term.err()
         err.print(
             f"[red]error:[/] cannot download {what}: {type(exc).__name__}: {exc}\n"
             "`pixelforge models pull` needs access to huggingface.co (or HF_ENDPOINT), and HF_HUB_OFFLINE "
@@ -194,13 +182,13 @@ def pull(
 ) -> None:
     """Download a family's checkpoint, LoRAs and IP-Adapter (or one repo) into the local HF cache."""
     reg = _registry(models_config)
-    out = _out()
+    out = term.out()
     if name in reg.families:
         _pull_family(name, reg.families[name], all_files, out)
         return
     if "/" not in name:
         known = ", ".join(sorted(reg.families))
-        _err().print(
+        term.err().print(
             f"[red]error:[/] {name!r} is neither a family in the registry ({known}) "
             "nor a repo id (owner/name)"
         )
