@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from fakes import make_settings
+from pixelforge.config import Settings
+from pixelforge.store import Database
 
 
 @pytest.fixture
@@ -13,3 +18,18 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     d.mkdir()
     monkeypatch.setenv("PIXELFORGE_DATA_DIR", str(d))
     return d
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    """Settings on this test's data dir with one job worker (jobs and service tests)."""
+    return make_settings(data_dir, job_workers=1)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    """A migrated SQLite database in this test's data dir (tests/store overrides it for PostgreSQL)."""
+    database = Database.from_settings(settings)
+    database.migrate()
+    yield database
+    database.dispose()
