@@ -51,6 +51,18 @@ ANCHORS = ("ai2pixelart", "pixel-snapper", "perfect-pixel", "proper-pixel-art", 
 TOL = 5.0  # CIELAB Delta E 1976
 
 
+def differs_from_4_neighbours(packed: np.ndarray) -> np.ndarray:
+    """Cells whose packed colour differs from all four neighbours (edges count as equal to themselves):
+    the single-pixel details both the grid and the outline scores track."""
+    p = np.pad(packed, 1, mode="edge")
+    return (
+        (packed != p[:-2, 1:-1])
+        & (packed != p[2:, 1:-1])
+        & (packed != p[1:-1, :-2])
+        & (packed != p[1:-1, 2:])
+    )
+
+
 def rgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
     """CIELAB (D65) of sRGB. (Named for the call sites; CIELAB replaced OKLab in the scores because
     OKLab's cube root has no linear toe: near black a 1/255 step is 0.07, so invisible differences
@@ -120,13 +132,7 @@ def score(out: np.ndarray | None, truth: np.ndarray) -> dict[str, float]:
     match = np.where(t_tr, o_tr | black_ok, ~o_tr & colour_ok)
     # Single-pixel details: opaque cells that differ from all four neighbours.
     packed = truth.astype(np.uint32) @ np.array([1 << 24, 1 << 16, 1 << 8, 1], np.uint32)
-    p = np.pad(packed, 1, mode="edge")
-    lone = (
-        (packed != p[:-2, 1:-1])
-        & (packed != p[2:, 1:-1])
-        & (packed != p[1:-1, :-2])
-        & (packed != p[1:-1, 2:])
-    )
+    lone = differs_from_4_neighbours(packed)
     lone &= ~t_tr
     detail = float(match[lone].mean()) if lone.any() else float("nan")
     # Palette fidelity on the output itself (opaque pixels).
@@ -263,13 +269,7 @@ def outline_benchmark(n: int) -> dict[str, int]:
         rng = np.random.default_rng(11000 + seed)
         spr = synth.sprite(rng, int(rng.integers(24, 65)), int(rng.integers(24, 65)), transparent=True)
         packed = spr.view(np.uint32)[..., 0]
-        p = np.pad(packed, 1, mode="edge")
-        lone = (
-            (packed != p[:-2, 1:-1])
-            & (packed != p[2:, 1:-1])
-            & (packed != p[1:-1, :-2])
-            & (packed != p[1:-1, 2:])
-        )
+        lone = differs_from_4_neighbours(packed)
         lone &= spr[..., 3] > 0
         out = clean_outline(spr)
         diff = (out != spr).any(axis=2)
