@@ -29,9 +29,12 @@ def _varied(native: np.ndarray) -> bool:
     k=st.integers(3, 12),
     seed=st.integers(0, 10_000),
     colors=st.integers(2, 12),
+    transparent=st.booleans(),
 )
-def test_exact_integer_upscale_recovers_the_original(h, w, k, seed, colors):
-    native = make_sprite(h, w, seed, colors)
+def test_exact_integer_upscale_recovers_the_original(h, w, k, seed, colors, transparent):
+    # Opaque inputs go through the JPEG-seam filter too: a pitch of 4 or 12 puts extra energy on
+    # every 8th boundary and once passed for JPEG blocks (recovered at half size).
+    native = make_sprite(h, w, seed, colors, transparent=transparent)
     assume(_varied(native))
     out = recover_native(enlarge(native, k))
     assert out.shape == native.shape
@@ -79,6 +82,40 @@ def test_blur_noise_and_soft_upscales_are_recovered():
     soft = np.asarray(Image.fromarray(native).resize((298, 298), Image.Resampling.BILINEAR))
     out = recover_native(soft)
     assert out.shape == native.shape
+
+
+@pytest.mark.parametrize("k", [4, 12])
+def test_pitch_four_and_twelve_are_not_taken_for_jpeg_blocks(k):
+    native = make_sprite(40, 36, seed=15, n_colors=7, transparent=False)
+    assert np.array_equal(recover_native(enlarge(native, k)), native)
+
+
+def test_noisy_integer_upscale_over_a_flat_background():
+    # Every harmonic of a sharp integer pitch is as coherent as the fundamental; the finest (2 px)
+    # can win the peak, and noise in the flat margin must not stop it being coarsened back.
+    canvas = np.zeros((48, 44, 4), np.uint8)
+    canvas[...] = (230, 220, 200, 255)
+    canvas[12:36, 10:34] = make_sprite(24, 24, seed=3, n_colors=5, transparent=False)
+    img = enlarge(canvas, 10).astype(np.float64)
+    img[..., :3] += np.random.default_rng(1).normal(0, 12, img[..., :3].shape)
+    out = recover_native(np.clip(np.round(img), 0, 255).astype(np.uint8))
+    assert out.shape == canvas.shape
+    assert (np.abs(out.astype(int) - canvas.astype(int)).max(axis=2) <= 12).mean() > 0.97
+
+
+@pytest.mark.parametrize(("s", "sigma"), [(6.3, 1.3), (9.1, 1.9)])
+def test_heavily_blurred_fractional_upscale(s, sigma):
+    # Blur of ~0.2 cell: the second difference of each blurred step has two lobes half a cell
+    # apart (once read as a grid of half the pitch), and colours read within two sigmas of a
+    # boundary are pulled towards the neighbours.
+    from scipy.ndimage import gaussian_filter
+
+    native = make_sprite(24, 24, seed=0, n_colors=4, transparent=False)
+    img = _fractional(native, s).astype(np.float64)
+    img[..., :3] = gaussian_filter(img[..., :3], sigma=(sigma, sigma, 0))
+    out = recover_native(np.clip(np.round(img), 0, 255).astype(np.uint8))
+    assert out.shape == native.shape
+    assert (np.abs(out.astype(int) - native.astype(int)).max(axis=2) <= 10).mean() > 0.95
 
 
 def test_large_cells_at_1024_are_not_halved():

@@ -61,6 +61,7 @@ class AxisGrid:
     soft: bool = False  # bilinear-like ramps: colours are read from the cell centres only
     on_grid: float = 1.0  # share of the edge energy within a quarter cell of the grid's landmarks
     borrowed: bool = False  # too few edges on this axis: pitch taken from the other axis
+    blur: float = 0.0  # spread (Gaussian sigma, image px) of the edges around the boundaries
 
     @property
     def count(self) -> int:
@@ -120,7 +121,7 @@ def recover_native(
     else:
         if not grid.has_grid or grid.x is None or grid.y is None:
             return harden_alpha(img, alpha_threshold)
-        cells = _sample_cells(img, grid.x.edges, grid.y.edges, grid.x.soft, grid.y.soft)
+        cells = _sample_axes(img, grid.x, grid.y)
     return _finish(cells, merge_colors, alpha_threshold)
 
 
@@ -158,7 +159,7 @@ def _detect(
         return None, None
     if gx.count < 1 or gy.count < 1 or (gx.cell < min_cell and gy.cell < min_cell):
         return None, None
-    cells = _sample_cells(img, gx.edges, gy.edges, gx.soft, gy.soft)
+    cells = _sample_axes(img, gx, gy)
     flat = _flatness(img, cells)
     coh = min(gx.coherence if not gx.borrowed else 1.0, gy.coherence if not gy.borrowed else 1.0)
     ratio = min(gx.peak_ratio, gy.peak_ratio)
@@ -202,7 +203,10 @@ def _deblock(p1: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     j = np.arange(7, n - 1, 8)  # p1[j]: step between pixels j and j+1, i.e. boundary j+1 = 8k
     on = p1[j].mean()
     off = (p1.sum() - p1[j].sum()) / max(n - len(j), 1)
-    if not (1.3 * off < on < 12 * off):
+    # A real grid of pitch 4, 12, 20... puts several times the average energy on every 8k
+    # boundary, but as much on every 8k+4 one; JPEG seams (measured: under 2x the average) do not.
+    half = p1[np.arange(3, n - 1, 8)].mean()
+    if not (1.3 * off < on < 12 * off) or (on > 3 * off and on < 1.5 * half):
         return p1, p2
     p1 = p1.copy()
     p1[j] = 0.5 * (p1[j - 1] + p1[j + 1])
@@ -327,6 +331,15 @@ def _axis(
     # Step-like edges (sharp or blurred NN) put p1 peaks on boundaries; bilinear ramps leave p1
     # flat inside each cell (coherence ~0 at the pitch) and put p2 peaks on the cell centres.
     use_p2 = c1v < 0.35 * c2v
+    if use_p2 and f / 2 >= fmin:
+        # A blurred step has a second difference with one lobe either side of the edge: when the
+        # lobes sit half a cell apart, p2 looks like a grid of half the pitch. Real soft ramps
+        # leave p1 flat, so p1 being that coherent at twice the period means blurred steps.
+        c1h, c2h = _value_at(f1[:m], s1[:m], f / 2), _value_at(f2[:m], s2[:m], f / 2)
+        if c1h >= 0.5 * c and c2h < 0.35 * c1h:
+            f, c, ratio = _peak(f1[:m], s1[:m], 0.75 * f / 2, 1.25 * f / 2)
+            ratio = max(ratio, float(c / (np.median(s1[:m][(freqs >= fmin) & (freqs <= fmax)]) + 1e-12)))
+            spec, use_p2 = s1[:m], False
     # Finer grids worth a look: harmonics that keep most of the coherence. Each is tracked and
     # coarsened by the landmark test in _coarsest; the finest result that survives wins.
     harms = [h for h in (2, 3) if f * h <= fmax and _value_at(freqs, spec, f * h) >= 0.85 * c]
@@ -436,10 +449,12 @@ def _coarsen(
         return qmax[np.clip(np.round(pos - offset).astype(np.int64), 0, len(q) - 1)]
 
     em, eb = energy(marks), energy(mids)
-    # An off-grid landmark is a real edge when it stands well above the halfway positions.
-    p75 = float(np.percentile(em, 75))
-    base = 2.0 * float(np.percentile(eb, 90)) if len(eb) else 0.0
-    thr = max(min(base, 0.5 * p75), rel * p75)
+    # An off-grid landmark is a real edge when it stands above what the halfway positions (never
+    # an edge of this grid) show -- the noise level, or blur spilling into them, capped at half a
+    # typical on-grid edge -- and carries a fair share of a typical on-grid edge. The bar comes
+    # from positions that cannot hold the edges being tested, so many real off-grid edges do not
+    # raise it.
+    noise_thr = 2.0 * float(np.percentile(eb, 90)) if len(eb) else 0.0
     best = 1
     for m in mults[1:]:
         if len(marks) < 2 * m or s * m > n / _MIN_CELLS:
@@ -448,6 +463,8 @@ def _coarsen(
         scores = [em[k % m == r].sum() for r in range(m)]
         r = int(np.argmax(scores))
         off, on = em[k % m != r], em[k % m == r]
+        typical = float(np.median(on))
+        thr = max(min(noise_thr, 0.5 * typical), rel * typical)
         if (off > thr).sum() <= int(0.02 * len(off)) and off.mean() < 0.5 * on.mean():
             best = m
     if best == 1:
@@ -496,7 +513,29 @@ def _track(q: np.ndarray, cand: _AxisCandidate, n: int, borrowed: bool = False) 
     phase = float(bounds[0] % s) if len(bounds) else 0.0
     marks = edges[1:-1] if not cand.use_p2 else (edges[:-1] + edges[1:]) / 2
     on_grid = _on_grid_share(q, x, marks, s)
-    return AxisGrid(s, phase, cand.coherence, cand.ratio, edges, cand.use_p2, on_grid, borrowed)
+    blur = 0.0 if cand.use_p2 else _edge_spread(q, x, marks, s)
+    return AxisGrid(s, phase, cand.coherence, cand.ratio, edges, cand.use_p2, on_grid, borrowed, blur)
+
+
+def _edge_spread(q: np.ndarray, x: np.ndarray, marks: np.ndarray, s: float) -> float:
+    """How far the edge energy spreads around the boundaries, as a Gaussian sigma in image px.
+
+    A blurred step puts its derivative in a Gaussian around the boundary; the energy-weighted
+    median distance is 0.674 sigma. Misregistered (drifting) boundaries widen it too, which is
+    what the colour reading should account for either way.
+    """
+    if len(marks) == 0 or q.sum() <= 0:
+        return 0.0
+    j = np.clip(np.searchsorted(marks, x), 0, len(marks) - 1)
+    d = np.minimum(np.abs(x - marks[j]), np.abs(x - marks[np.maximum(j - 1, 0)]))
+    near = d <= 0.35 * s
+    if not near.any() or q[near].sum() <= 0:
+        return 0.0
+    dn, wn = d[near], q[near]
+    order = np.argsort(dn)
+    cum = np.cumsum(wn[order])
+    med = float(dn[order][np.searchsorted(cum, 0.5 * cum[-1])])
+    return med / 0.674
 
 
 def _on_grid_share(q: np.ndarray, x: np.ndarray, marks: np.ndarray, s: float) -> float:
@@ -564,11 +603,14 @@ def _merge_small(edges: np.ndarray, s: float) -> np.ndarray:
     return e
 
 
-def _inner_ranges(edges: np.ndarray, n: int, frac: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
-    """Integer [lo, hi) of the inner part of each cell (``frac`` trimmed each side), >= 1 pixel."""
+def _inner_ranges(
+    edges: np.ndarray, n: int, frac: float = 0.25, min_margin: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Integer [lo, hi) of the inner part of each cell (``frac`` of it, and at least ``min_margin``
+    pixels, trimmed each side), >= 1 pixel (the middle one when nothing is left)."""
     a, b = edges[:-1], edges[1:]
     width = b - a
-    margin = frac * width
+    margin = np.maximum(frac * width, min_margin)
     lo = np.ceil(a + margin - 0.5).astype(np.int64)
     hi = np.floor(b - margin - 0.5).astype(np.int64) + 1
     mid = np.clip(np.floor((a + b) / 2).astype(np.int64), 0, n - 1)
@@ -588,14 +630,27 @@ def _pick(lo: np.ndarray, hi: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarra
     return idx, starts, m
 
 
+def _sample_axes(img: np.ndarray, gx: AxisGrid, gy: AxisGrid) -> _Cells:
+    return _sample_cells(img, gx.edges, gy.edges, gx.soft, gy.soft, gx.blur, gy.blur)
+
+
 def _sample_cells(
-    img: np.ndarray, x_edges: np.ndarray, y_edges: np.ndarray, soft_x: bool = False, soft_y: bool = False
+    img: np.ndarray,
+    x_edges: np.ndarray,
+    y_edges: np.ndarray,
+    soft_x: bool = False,
+    soft_y: bool = False,
+    blur_x: float = 0.0,
+    blur_y: float = 0.0,
 ) -> _Cells:
     """Mean colour and variance of the inner part of every cell, from at most _CELL_SAMPLES^2 pixels
-    spread evenly over it (big cells need no more to be read reliably; this keeps 16 MP fast)."""
+    spread evenly over it (big cells need no more to be read reliably; this keeps 16 MP fast).
+
+    The inner part stays two blur sigmas clear of the boundaries: a single-pixel detail read
+    closer than that is pulled towards its neighbours' colours (measured on the blur regimes)."""
     h, w = img.shape[:2]
-    xlo, xhi = _inner_ranges(x_edges, w, 0.4 if soft_x else 0.25)
-    ylo, yhi = _inner_ranges(y_edges, h, 0.4 if soft_y else 0.25)
+    xlo, xhi = _inner_ranges(x_edges, w, 0.4 if soft_x else 0.25, 2.0 * blur_x)
+    ylo, yhi = _inner_ranges(y_edges, h, 0.4 if soft_y else 0.25, 2.0 * blur_y)
     xi, xs, xm = _pick(xlo, np.maximum(xhi, xlo + 1), _CELL_SAMPLES)
     yi, ys, ym = _pick(ylo, np.maximum(yhi, ylo + 1), _CELL_SAMPLES)
     sub = img[yi][:, xi]
@@ -670,10 +725,19 @@ def _merge_colors(
         lead_arr = np.asarray(leaders)
         label[k] = len(leaders) - 1
     cell_label = label[inv]
-    sums = np.zeros((len(leaders), 3))
-    np.add.at(sums, cell_label, cols)
     n = np.bincount(cell_label, minlength=len(leaders))[:, None]
-    means = np.round(sums / np.maximum(n, 1))
+    # Cells whose insides are not flat straddle a blurred edge and are pulled towards a neighbour:
+    # weigh members by how flat they are (the noise variance sets the floor), so a cluster takes
+    # the colour of its clean cells rather than a mean dragged by its contaminated ones.
+    if var is not None:
+        v = var[opaque]
+        wgt = 1.0 / (v + float(np.median(v)) + 1.0)
+    else:
+        wgt = np.ones(len(cols))
+    sums = np.zeros((len(leaders), 3))
+    np.add.at(sums, cell_label, cols * wgt[:, None])
+    wsum = np.bincount(cell_label, weights=wgt, minlength=len(leaders))[:, None]
+    means = np.round(sums / np.maximum(wsum, 1e-12))
     # Where most member cells read exactly the same colour (flat areas with a few contaminated
     # cells), that colour -- not the slightly pulled mean -- is the cluster's colour.
     rounded = np.clip(np.round(cols), 0, 255).astype(np.int64)
