@@ -455,31 +455,63 @@ def _coarsen(
     # from positions that cannot hold the edges being tested, so many real off-grid edges do not
     # raise it.
     noise_thr = 2.0 * float(np.percentile(eb, 90)) if len(eb) else 0.0
-    best = 1
+    best = fine
     for m in mults[1:]:
         if len(marks) < 2 * m or s * m > n / _MIN_CELLS:
             break
-        k = np.arange(len(marks))
-        scores = [em[k % m == r].sum() for r in range(m)]
-        r = int(np.argmax(scores))
-        off, on = em[k % m != r], em[k % m == r]
+        # Which fine landmarks the coarse grid keeps: those near its own, separately tracked
+        # landmarks (not every m-th fine one: on a drifting grid the fine tracker may slip a
+        # landmark somewhere and the residue classes would swap halfway along).
+        coarse = _track(q, _AxisCandidate(cand.f / m, cand.coherence, cand.ratio, cand.use_p2), n)
+        ce = coarse.edges
+        cmarks = ce[1:-1] if not cand.use_p2 else (ce[:-1] + ce[1:]) / 2
+        if len(cmarks) < 2:
+            break
+        widths = np.diff(ce[1:-1])
+        if len(widths) and (np.abs(widths / coarse.cell - 1) > 0.33).any():
+            # The tracker bent the coarse grid to pass through off-grid edges (a drifting grid
+            # changes its pitch by a few percent per cell, never by a third): they are real.
+            continue
+        j = np.clip(np.searchsorted(cmarks, marks), 1, len(cmarks) - 1)
+        d = np.minimum(np.abs(marks - cmarks[j - 1]), np.abs(marks - cmarks[j]))
+        kept = d <= 0.3 * s
+        off, on = em[~kept], em[kept]
+        if not len(on) or not len(off):
+            continue
         typical = float(np.median(on))
         thr = max(min(noise_thr, 0.5 * typical), rel * typical)
         if (off > thr).sum() <= int(0.02 * len(off)) and off.mean() < 0.5 * on.mean():
-            best = m
-    if best == 1:
-        return fine
-    coarse = _AxisCandidate(cand.f / best, cand.coherence, cand.ratio, cand.use_p2)
-    return _track(q, coarse, n)
+            best = coarse
+    return best
 
 
-def _track(q: np.ndarray, cand: _AxisCandidate, n: int, borrowed: bool = False) -> AxisGrid:
-    """Phase-lock onto the grid: local phase of the demodulated profile -> cell boundaries."""
-    f = cand.f
+def _extrapolate_margins(q: np.ndarray, x: np.ndarray, u: np.ndarray, f: float) -> np.ndarray:
+    """Continue the cell coordinate into edge-free margins at the pitch of the nearest cells.
+
+    Without edges the phase simply runs on at the nominal (global) pitch. On a drifting grid the
+    pitch near a border differs from the mean by several percent, enough for one cell too many
+    or too few in a wide margin; the last few cells with clear edges know the local pitch.
+    """
+    if len(q) < 2:
+        return u
+    strong = np.flatnonzero(q >= 0.15 * float(np.percentile(q, 99)))
+    if len(strong) < 2 or u[strong[-1]] - u[strong[0]] < 6:
+        return u
+    u = u.copy()
+    a, b = strong[0], strong[-1]
+    # Left margin: pitch over the first three cells of clear edges (their landmarks, not samples).
+    k = strong[np.searchsorted(u[strong], u[a] + 3)]
+    f_left = float(np.clip((u[k] - u[a]) / (x[k] - x[a]), 0.85 * f, 1.15 * f))
+    u[:a] = u[a] - f_left * (x[a] - x[:a])
+    k = strong[np.searchsorted(u[strong], u[b] - 3, side="right") - 1]
+    f_right = float(np.clip((u[b] - u[k]) / (x[b] - x[k]), 0.85 * f, 1.15 * f))
+    u[b + 1 :] = u[b] + f_right * (x[b + 1 :] - x[b])
+    return u
+
+
+def _cell_coordinate(q: np.ndarray, x: np.ndarray, f: float, borrowed: bool) -> np.ndarray:
+    """Phase-locked cell coordinate u(x) (integer crossings = landmarks) at nominal frequency f."""
     s = 1.0 / f
-    # Sample positions in continuous image coordinates (pixel i spans [i, i+1)).
-    offset = 1.5 if cand.use_p2 else 1.0
-    x = np.arange(len(q)) + offset
     z = q * np.exp(-2j * np.pi * f * x)
     glob = z.sum()
     if borrowed or abs(glob) <= 0:
@@ -497,7 +529,19 @@ def _track(q: np.ndarray, cand: _AxisCandidate, n: int, borrowed: bool = False) 
             zl += weight * _smooth(z, sigma)
         zl = zl + 1e-3 * glob / len(q)
         theta = np.unwrap(np.angle(zl))
-    u = f * x + theta / (2 * np.pi)
+    return f * x + theta / (2 * np.pi)
+
+
+def _track(q: np.ndarray, cand: _AxisCandidate, n: int, borrowed: bool = False) -> AxisGrid:
+    """Phase-lock onto the grid: local phase of the demodulated profile -> cell boundaries."""
+    f = cand.f
+    # Sample positions in continuous image coordinates (pixel i spans [i, i+1)).
+    offset = 1.5 if cand.use_p2 else 1.0
+    x = np.arange(len(q)) + offset
+    u = _cell_coordinate(q, x, f, borrowed)
+    if not borrowed:
+        u = _extrapolate_margins(q, x, u, f)
+    s = 1.0 / f
     if cand.use_p2:
         u = u - 0.5  # knots are cell centres; boundaries lie half a cell away
     u = np.maximum.accumulate(u)
