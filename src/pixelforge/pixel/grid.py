@@ -706,7 +706,64 @@ def _sample_cells(
     npix = np.outer(ym, xm).astype(np.float64)
     mean = sums / npix[..., None]
     var = np.maximum(sq / npix[..., None] - mean[..., :3] ** 2, 0).mean(axis=2)
+    if (blur_x > _UNBLUR_MIN or blur_y > _UNBLUR_MIN) and (mean[..., 3] == 255).all():
+        mean = mean.copy()
+        rgb_cols = mean[..., :3]
+        if blur_x > _UNBLUR_MIN:
+            rgb_cols = _unleak(rgb_cols, x_edges, xi, xs, xm, blur_x, axis=1)
+        if blur_y > _UNBLUR_MIN:
+            rgb_cols = _unleak(rgb_cols, y_edges, yi, ys, ym, blur_y, axis=0)
+        mean[..., :3] = np.clip(rgb_cols, 0, 255)
     return _Cells(mean, var, npix)
+
+
+# Measured edge spread of sharp fractional upscales (rounding of boundaries to whole pixels):
+# below this there is no blur to undo.
+_SHARP_SPREAD = 0.35
+_UNBLUR_MIN = 0.6
+
+
+def _unleak(
+    cols: np.ndarray,
+    edges: np.ndarray,
+    idx: np.ndarray,
+    starts: np.ndarray,
+    m: np.ndarray,
+    blur: float,
+    axis: int,
+) -> np.ndarray:
+    """Undo what a Gaussian blur carried into each cell's read window from its two neighbours.
+
+    With a piecewise-constant image blurred by sigma, a pixel at centre c in cell [a, b) sees
+    Phi((a - c) / sigma) of the left neighbour and Phi((c - b) / sigma) of the right one; averaged
+    over the window that gives a tridiagonal mixing of the true cell colours along each axis
+    (separable in 2D), solved exactly. Second neighbours are ignored (cells are >= 4 sigma wide
+    wherever this matters). Opaque images only: blurred alpha mixes differently.
+    """
+    from scipy.linalg import solve_banded
+    from scipy.special import ndtr
+
+    # _edge_spread reads a median-subtracted profile that has lost the tails of wide blurs; 1.3
+    # is its calibration on blurred upscales (sigma 0.6-2.5 px), chosen on seeds 0-7 and held on
+    # unseen seeds 8-23 (blur cell accuracy 0.979 -> 0.983 and 0.999 -> 1.000).
+    sigma = float(np.sqrt(max(blur**2 - _SHARP_SPREAD**2, 0.0))) * 1.3
+    n = len(edges) - 1
+    if n < 2 or sigma <= 0:
+        return cols
+    grp = np.repeat(np.arange(n), m)
+    c = idx + 0.5
+    wl = np.add.reduceat(ndtr((edges[:-1][grp] - c) / sigma), starts) / m
+    wr = np.add.reduceat(ndtr((c - edges[1:][grp]) / sigma), starts) / m
+    wl[0], wr[-1] = 0.0, 0.0  # beyond the image border the blur reflects the cell itself
+    # obs[i] = wl[i] * t[i-1] + (1 - wl[i] - wr[i]) * t[i] + wr[i] * t[i+1], in banded form.
+    band = np.zeros((3, n))
+    band[0, 1:] = wr[:-1]  # upper diagonal: A[i, i+1] = wr[i]
+    band[1] = 1.0 - wl - wr
+    band[2, :-1] = wl[1:]  # lower diagonal: A[i+1, i] = wl[i+1]
+    moved = np.moveaxis(cols, axis, 0)
+    flat = moved.reshape(n, -1)
+    out = solve_banded((1, 1), band, flat)
+    return np.moveaxis(out.reshape(moved.shape), 0, axis)
 
 
 def _flatness(img: np.ndarray, cells: _Cells) -> float:
