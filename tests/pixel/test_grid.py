@@ -132,6 +132,15 @@ def test_blur_leaking_into_cells_is_undone(seed):
     assert (np.abs(out.astype(int) - native.astype(int)).max(axis=2) <= 4).mean() > 0.97
 
 
+def test_cells_are_square_when_one_axis_hides_its_odd_boundaries():
+    # Every column drawn twice (2-px strokes along x) while rows change at every boundary: x alone
+    # looks like a grid of twice the pitch. Fake pixels are square, so x is read at y's pitch.
+    native = make_sprite(24, 12, seed=4, n_colors=5, transparent=False).repeat(2, axis=1)
+    out = recover_native(_fractional(native, 6.3, phase=1.1))
+    assert out.shape == native.shape
+    assert np.array_equal(out, native)
+
+
 def test_large_cells_at_1024_are_not_halved():
     native = make_sprite(16, 16, seed=2, n_colors=4, transparent=False)
     img = enlarge(native, 64)

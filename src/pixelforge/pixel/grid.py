@@ -378,7 +378,22 @@ def _reconcile(gx, gy, p1x, p2x, p1y, p2y, w, h):
         ty = _track(_clean(p2y if gy.use_p2 else p1y), gy, h, borrowed=True)
     else:
         ty = _coarsest(_clean(p2y if gy.use_p2 else p1y), gy, h)
+    if not tx.borrowed and not ty.borrowed:
+        # Fake pixels are square. Art drawn mostly in 2-px strokes can hide its odd boundaries
+        # along one axis only, which then comes out at about twice the other's pitch: track it at
+        # the other axis's pitch instead (finer never loses a detail; coarser does).
+        if tx.cell > ty.cell:
+            tx = _square_up(_clean(p2x if gx.use_p2 else p1x), gx, tx, ty, w)
+        else:
+            ty = _square_up(_clean(p2y if gy.use_p2 else p1y), gy, ty, tx, h)
     return tx, ty
+
+
+def _square_up(q: np.ndarray, cand: _AxisCandidate, coarse: AxisGrid, fine: AxisGrid, n: int) -> AxisGrid:
+    if not 1.7 <= coarse.cell / fine.cell <= 3.3:
+        return coarse
+    finer = _track(q, _AxisCandidate(1.0 / fine.cell, cand.coherence, cand.ratio, cand.use_p2), n)
+    return finer if finer.on_grid >= coarse.on_grid - 0.05 else coarse
 
 
 def _coarsest(q: np.ndarray, cand: _AxisCandidate, n: int) -> AxisGrid:
@@ -472,9 +487,7 @@ def _coarsen(
             # The tracker bent the coarse grid to pass through off-grid edges (a drifting grid
             # changes its pitch by a few percent per cell, never by a third): they are real.
             continue
-        j = np.clip(np.searchsorted(cmarks, marks), 1, len(cmarks) - 1)
-        d = np.minimum(np.abs(marks - cmarks[j - 1]), np.abs(marks - cmarks[j]))
-        kept = d <= 0.3 * s
+        kept = _nearest_distance(marks, cmarks) <= 0.3 * s
         off, on = em[~kept], em[kept]
         if not len(on) or not len(off):
             continue
@@ -570,8 +583,7 @@ def _edge_spread(q: np.ndarray, x: np.ndarray, marks: np.ndarray, s: float) -> f
     """
     if len(marks) == 0 or q.sum() <= 0:
         return 0.0
-    j = np.clip(np.searchsorted(marks, x), 0, len(marks) - 1)
-    d = np.minimum(np.abs(x - marks[j]), np.abs(x - marks[np.maximum(j - 1, 0)]))
+    d = _nearest_distance(x, marks)
     near = d <= 0.35 * s
     if not near.any() or q[near].sum() <= 0:
         return 0.0
@@ -590,12 +602,13 @@ def _on_grid_share(q: np.ndarray, x: np.ndarray, marks: np.ndarray, s: float) ->
         return 1.0  # no edges along this axis: nothing contradicts the grid
     if len(marks) == 0:
         return 0.0
-    j = np.clip(np.searchsorted(marks, x), 1, len(marks)) if len(marks) > 1 else np.ones(len(x), int)
-    if len(marks) > 1:
-        d = np.minimum(np.abs(x - marks[j - 1]), np.abs(x - marks[np.minimum(j, len(marks) - 1)]))
-    else:
-        d = np.abs(x - marks[0])
-    return float(q[d <= 0.25 * s].sum() / total)
+    return float(q[_nearest_distance(x, marks) <= 0.25 * s].sum() / total)
+
+
+def _nearest_distance(x: np.ndarray, marks: np.ndarray) -> np.ndarray:
+    """Distance from each position to the nearest of the sorted, non-empty ``marks``."""
+    j = np.clip(np.searchsorted(marks, x), 0, len(marks) - 1)
+    return np.minimum(np.abs(x - marks[j]), np.abs(x - marks[np.maximum(j - 1, 0)]))
 
 
 def _smooth(z: np.ndarray, sigma: float) -> np.ndarray:
