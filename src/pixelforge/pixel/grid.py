@@ -20,9 +20,13 @@ How it works (per axis, x and y independently):
    crossings are the cell boundaries. It follows slowly drifting grids and non-integer pitches
    without ever assuming the first boundary is at 0. Partial cells narrower than half a cell at the
    image border are dropped (they are slivers of the neighbouring margin).
-4. **Colours.** Each cell is read from its inner half (away from blurred boundaries) by box sums,
-   alpha is hardened at 128, and on noisy/compressed inputs near-identical cell colours are merged
-   into one so a flat area comes back as one colour.
+4. **Colours.** Each cell is read from its inner half, and at least two blur sigmas (the measured
+   spread of the edges) clear of its boundaries; on blurred opaque inputs what the blur still
+   carries in from the two neighbours along each axis is undone (a tridiagonal solve). Alpha is
+   hardened at 128, and on noisy/compressed inputs near-identical cell colours are merged into one
+   so a flat area comes back as one colour.
+   Fake pixels are square: an axis at 2-3x the other's pitch (2-px strokes along it) is re-tracked
+   at the finer pitch.
 5. **Honesty.** ``detect_grid`` reports ``has_grid=False`` when the coherence peak does not stand
    out of the spectrum or the recovered cells are not flat (a photo, a native-resolution sprite, a
    tileset whose period is a tile, not a pixel); ``recover_native`` then returns the image unchanged.
