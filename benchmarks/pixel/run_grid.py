@@ -98,7 +98,7 @@ def real_cases(workdir: Path, n: int, first_seed: int = 0) -> list[synth.Case]:
                 img = synth.enlarge(icon, scale, phase, 0.0, rng)
             else:
                 img = synth.enlarge(icon, scale, phase, float(rng.uniform(0.1, 0.25)), rng)
-                img = synth.blur(img, float(rng.uniform(0.5, 0.12 * scale)))
+                img = synth.blur(img, float(rng.uniform(0.5, max(0.5, 0.12 * scale))))
                 img = synth.noise(img, float(rng.uniform(3, 8)), rng)
                 img = synth.jpeg(img, int(rng.integers(75, 96)))
             cases.append(synth.Case(f"{regime}-{name}", regime, icon, img, scale))

@@ -183,7 +183,7 @@ def make_case(regime: str, seed: int) -> Case:
     if regime == "jpeg":
         img = jpeg(img, int(rng.integers(70, 96)))
     if regime == "ai_like":
-        img = blur(img, float(rng.uniform(0.5, 0.12 * scale)))
+        img = blur(img, float(rng.uniform(0.5, max(0.5, 0.12 * scale))))
         img = noise(img, float(rng.uniform(3, 8)), rng)
         img = jpeg(img, int(rng.integers(75, 96)))
     return Case(f"{regime}-{seed}", regime, truth, img, scale)
