@@ -141,6 +141,19 @@ def test_cells_are_square_when_one_axis_hides_its_odd_boundaries():
     assert np.array_equal(out, native)
 
 
+def test_border_slivers_tie_merges_the_smaller_unless_it_has_an_edge():
+    # 318 px at ~11.2 px: 28 or 29 cells fit about equally well (float noise used to decide).
+    from pixelforge.pixel.grid import _merge_small
+
+    inner = np.linspace(18.1, 296.2, 26)
+    edges = np.concatenate([[0.0, 6.6], inner, [307.8, 318.0]])
+    merged = _merge_small(edges, 11.2)
+    assert len(merged) == len(edges) - 1
+    assert merged[1] == pytest.approx(18.1)  # the 6.6-px sliver joined its neighbour
+    kept = _merge_small(edges, 11.2, edged=(True, False))  # a real edge sits at 6.6
+    assert kept[1] == pytest.approx(6.6)
+
+
 def test_large_cells_at_1024_are_not_halved():
     native = make_sprite(16, 16, seed=2, n_colors=4, transparent=False)
     img = enlarge(native, 64)
