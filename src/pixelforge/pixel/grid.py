@@ -443,12 +443,10 @@ def _edges_between(q: np.ndarray, grid: AxisGrid, use_p2: bool) -> bool:
     offset = 1.5 if use_p2 else 1.0
     win = max(0, round(0.1 * grid.cell))
     qmax = maximum_filter1d(q, 2 * win + 1) if win else q
-
-    def at(pos: np.ndarray) -> np.ndarray:
-        return qmax[np.clip(np.round(pos - offset).astype(np.int64), 0, len(q) - 1)]
-
-    em, eq = at(mids), at(quarters)
-    strong = em > 3.0 * float(np.percentile(eq, 90)) + 0.05 * float(np.percentile(at(marks), 75))
+    em, eq = _at(qmax, mids, offset), _at(qmax, quarters, offset)
+    strong = em > 3.0 * float(np.percentile(eq, 90)) + 0.05 * float(
+        np.percentile(_at(qmax, marks, offset), 75)
+    )
     return bool(strong.sum() >= max(2, 0.1 * len(mids)) and em.mean() > 2.0 * eq.mean())
 
 
@@ -467,11 +465,7 @@ def _coarsen(
     win = max(1, round(0.25 * s))
 
     qmax = maximum_filter1d(q, 2 * win + 1)
-
-    def energy(pos: np.ndarray) -> np.ndarray:
-        return qmax[np.clip(np.round(pos - offset).astype(np.int64), 0, len(q) - 1)]
-
-    em, eb = energy(marks), energy(mids)
+    em, eb = _at(qmax, marks, offset), _at(qmax, mids, offset)
     # An off-grid landmark is a real edge when it stands above what the halfway positions (never
     # an edge of this grid) show -- the noise level, or blur spilling into them, capped at half a
     # typical on-grid edge -- and carries a fair share of a typical on-grid edge. The bar comes
@@ -633,15 +627,16 @@ def _border_edges_seen(q: np.ndarray, edges: np.ndarray, s: float, offset: float
     if len(edges) < 6 or q.sum() <= 0:
         return None
     win = max(1, round(0.15 * s))
-
-    def energy(pos: float) -> float:
-        i = int(np.floor(pos - offset + 0.5))
-        return float(q[max(0, i - win) : max(0, i + win + 1)].max(initial=0.0))
-
-    typical = float(np.median([energy(p) for p in edges[2:-2]]))
+    inner = _at(maximum_filter1d(q, 2 * win + 1), edges[1:-1], offset)
+    typical = float(np.median(inner[1:-1]))
     if typical <= 0:
         return None
-    return energy(edges[1]) > 0.2 * typical, energy(edges[-2]) > 0.2 * typical
+    return bool(inner[0] > 0.2 * typical), bool(inner[-1] > 0.2 * typical)
+
+
+def _at(qmax: np.ndarray, pos: np.ndarray, offset: float) -> np.ndarray:
+    """Profile values (usually max-filtered) at image positions; profile sample i sits at i + offset."""
+    return qmax[np.clip(np.round(pos - offset).astype(np.int64), 0, len(qmax) - 1)]
 
 
 def _merge_small(edges: np.ndarray, s: float, edged: tuple[bool, bool] | None = None) -> np.ndarray:
@@ -759,7 +754,6 @@ def _sample_cells(
     mean = sums / npix[..., None]
     var = np.maximum(sq / npix[..., None] - mean[..., :3] ** 2, 0).mean(axis=2)
     if (blur_x > _UNBLUR_MIN or blur_y > _UNBLUR_MIN) and (mean[..., 3] == 255).all():
-        mean = mean.copy()
         rgb_cols = mean[..., :3]
         if blur_x > _UNBLUR_MIN:
             rgb_cols = _unleak(rgb_cols, x_edges, xi, xs, xm, blur_x, axis=1)
