@@ -132,6 +132,68 @@ def test_blur_leaking_into_cells_is_undone(seed):
     assert (np.abs(out.astype(int) - native.astype(int)).max(axis=2) <= 4).mean() > 0.97
 
 
+def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(img[..., :3]).save(buf, "JPEG", quality=quality)  # Pillow's default: 4:2:0
+    return np.asarray(Image.open(buf).convert("RGBA"))
+
+
+def _blobs(seed: int, pal: np.ndarray) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(pal), (12, 12)).repeat(3, 0).repeat(3, 1)[:32, :32]
+    idx[rng.random(idx.shape) < 0.08] = len(pal) - 1  # single-pixel details
+    return np.concatenate([pal[idx], np.full((*idx.shape, 1), 255, np.uint8)], axis=-1)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_jpeg_chroma_shifts_do_not_split_flat_colours(seed):
+    # JPEG 4:2:0 keeps luma but shifts chroma near saturated edges: a flat blue came back as
+    # B=198..249 in a dozen clusters of the same luma (0.63 of cells within 8 of the truth, ~60
+    # colours for 5). Clustering on luma with chroma at a third puts them back together.
+    pal = np.array([[149, 99, 108], [69, 44, 229], [137, 198, 218], [66, 141, 150], [0, 8, 0]], np.uint8)
+    native = _blobs(seed, pal)
+    out = recover_native(_jpeg(_fractional(native, 4.4), 75))
+    assert out.shape == native.shape
+    assert (np.abs(out.astype(int) - native.astype(int)).max(axis=2) <= 8).mean() > 0.98
+    assert len(np.unique(out.reshape(-1, 4), axis=0)) <= len(pal) + 3
+
+
+def test_same_luma_colours_stay_apart_without_jpeg():
+    # The chroma-light clustering is for JPEG only: on a noisy (not compressed) upscale two
+    # palette colours of equal luma and 14 apart in chroma stay two colours.
+    pal = np.array([[128, 128, 128], [140, 124, 120], [30, 60, 200], [0, 8, 0]], np.uint8)
+    native = _blobs(3, pal)
+    img = _fractional(native, 6.3).astype(np.float64)
+    img[..., :3] += np.random.default_rng(0).normal(0, 10, img[..., :3].shape)
+    out = recover_native(np.clip(np.round(img), 0, 255).astype(np.uint8))
+    assert out.shape == native.shape
+    close = np.abs(out.astype(int) - native.astype(int)).max(axis=2) <= 4
+    assert close.mean() > 0.97
+    for colour in pal[:2]:  # both greys survive as themselves
+        assert close[(native[..., :3] == colour).all(axis=2)].mean() > 0.95
+
+
+def test_chroma_subsampling_is_told_from_blur_and_noise():
+    from scipy.ndimage import gaussian_filter
+
+    from pixelforge.pixel.grid import _SUBSAMPLED, _chroma_subsampling
+
+    native = _blobs(0, np.array([[149, 99, 108], [69, 44, 229], [137, 198, 218], [0, 8, 0]], np.uint8))
+    sharp = _fractional(native, 5.3)
+    blurred = sharp.astype(np.float64)
+    blurred[..., :3] = gaussian_filter(blurred[..., :3], sigma=(1.2, 1.2, 0))
+    noisy = sharp.astype(np.float64)
+    noisy[..., :3] += np.random.default_rng(0).normal(0, 12, noisy[..., :3].shape)
+    as_u8 = [np.clip(np.round(a), 0, 255).astype(np.uint8) for a in (blurred, noisy)]
+    assert _chroma_subsampling(_jpeg(sharp, 85)) > _SUBSAMPLED
+    for img in [sharp, *as_u8]:
+        assert _chroma_subsampling(img) < _SUBSAMPLED
+
+
 def test_cells_are_square_when_one_axis_hides_its_odd_boundaries():
     # Every column drawn twice (2-px strokes along x) while rows change at every boundary: x alone
     # looks like a grid of twice the pitch. Fake pixels are square, so x is read at y's pitch.
