@@ -224,6 +224,25 @@ def test_large_cells_at_1024_are_not_halved():
     assert np.array_equal(recover_native(img), native)
 
 
+@pytest.mark.parametrize(
+    "case",
+    [
+        # A 16x16 sprite at 64x: along y its strongest period was the 12th harmonic (5.3 px),
+        # and multiples were only tried up to 8 (answer: 32 cells).
+        "large-315",
+        # Noise sigma ~14: one halfway landmark among 38 cleared the bar by 2 % and kept the grid
+        # at half the pitch (76x64 for 38x32).
+        "noise-302",
+    ],
+)
+def test_benchmark_cases_that_came_back_at_twice_the_size(case):
+    from benchmarks.pixel.synth import make_case
+
+    regime, seed = case.rsplit("-", 1)
+    c = make_case(regime, int(seed))
+    assert recover_native(c.image).shape == c.native.shape
+
+
 def test_native_art_and_photos_have_no_grid():
     rng = np.random.default_rng(3)
     native = make_sprite(64, 64, seed=3)
