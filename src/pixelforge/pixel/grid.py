@@ -859,6 +859,7 @@ def _finish(
 
 # BT.601 full-range RGB -> YCbCr, the space JPEG quantises in.
 _YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+_YCC_T32 = _YCC.T.astype(np.float32)  # float32 for the per-image conversion in _chroma_subsampling
 _SUBSAMPLED = 0.35
 _CHROMA_LINES = 32
 # Chroma's weight in that clustering: 1/2 and 1/3 both fixed the split colours on seeds 300-315,
@@ -878,8 +879,8 @@ def _chroma_subsampling(img: np.ndarray) -> float:
     if h < 8 or w < 8:
         return 0.0
     n = _CHROMA_LINES
-    rows = img[:: max(1, h // n), :, :3].astype(np.float32) @ _YCC.T.astype(np.float32)
-    cols = img[:, :: max(1, w // n), :3].astype(np.float32).transpose(1, 0, 2) @ _YCC.T.astype(np.float32)
+    rows = img[:: max(1, h // n), :, :3].astype(np.float32) @ _YCC_T32
+    cols = img[:, :: max(1, w // n), :3].astype(np.float32).transpose(1, 0, 2) @ _YCC_T32
     worst = np.inf
     for lines in (rows, cols):
         d1 = lines[:, 1:] - lines[:, :-1]
