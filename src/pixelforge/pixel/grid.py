@@ -378,34 +378,64 @@ def _reconcile(gx, gy, p1x, p2x, p1y, p2y, w, h):
             strong, gx = gy, None
     if gx is None:
         gx = _AxisCandidate(strong.f, strong.coherence, strong.ratio, strong.use_p2)
-        gx_p = (p1x, p2x)
-        tx = _track(_clean(gx_p[1] if gx.use_p2 else gx_p[0]), gx, w, borrowed=True)
+        trk_x = _Tracker(p2x if gx.use_p2 else p1x, w)
+        tx = trk_x.track(gx, borrowed=True)
     else:
-        tx = _coarsest(_clean(p2x if gx.use_p2 else p1x), gx, w)
+        trk_x = _Tracker(p2x if gx.use_p2 else p1x, w)
+        tx = _coarsest(trk_x, gx)
     if gy is None:
         gy = _AxisCandidate(strong.f, strong.coherence, strong.ratio, strong.use_p2)
-        ty = _track(_clean(p2y if gy.use_p2 else p1y), gy, h, borrowed=True)
+        trk_y = _Tracker(p2y if gy.use_p2 else p1y, h)
+        ty = trk_y.track(gy, borrowed=True)
     else:
-        ty = _coarsest(_clean(p2y if gy.use_p2 else p1y), gy, h)
+        trk_y = _Tracker(p2y if gy.use_p2 else p1y, h)
+        ty = _coarsest(trk_y, gy)
     if not tx.borrowed and not ty.borrowed:
         # Fake pixels are square. Art drawn mostly in 2-px strokes can hide its odd boundaries
         # along one axis only, which then comes out at about twice the other's pitch: track it at
         # the other axis's pitch instead (finer never loses a detail; coarser does).
         if tx.cell > ty.cell:
-            tx = _square_up(_clean(p2x if gx.use_p2 else p1x), gx, tx, ty, w)
+            tx = _square_up(trk_x, gx, tx, ty)
         else:
-            ty = _square_up(_clean(p2y if gy.use_p2 else p1y), gy, ty, tx, h)
+            ty = _square_up(trk_y, gy, ty, tx)
     return tx, ty
 
 
-def _square_up(q: np.ndarray, cand: _AxisCandidate, coarse: AxisGrid, fine: AxisGrid, n: int) -> AxisGrid:
+class _Tracker:
+    """One axis's cleaned edge profile and the grids tracked on it.
+
+    Picking a pitch tracks the same profile at many related frequencies (harmonics, their
+    multiples, the other axis's pitch), often the same one twice: each is tracked once.
+    """
+
+    def __init__(self, p: np.ndarray, n: int) -> None:
+        self.q = _clean(p)
+        self.n = n
+        # The level above which a sample counts as a clear edge (for extrapolating margins).
+        self.strong = 0.15 * float(np.percentile(self.q, 99)) if len(self.q) >= 2 else 0.0
+        self._memo: dict[tuple, AxisGrid] = {}
+
+    def track(self, cand: _AxisCandidate, borrowed: bool = False) -> AxisGrid:
+        # 12 significant digits: f/m and (h f)/(h m) are the same grid, whatever the last bit says.
+        key = (float(f"{cand.f:.12g}"), cand.use_p2, borrowed, cand.coherence, cand.ratio)
+        grid = self._memo.get(key)
+        if grid is None:
+            grid = self._memo[key] = _track(self.q, cand, self.n, borrowed, self.strong)
+        return grid
+
+    def at(self, f: float, cand: _AxisCandidate) -> AxisGrid:
+        """The grid of frequency ``f`` tracked like ``cand`` (same profile kind and confidence)."""
+        return self.track(_AxisCandidate(f, cand.coherence, cand.ratio, cand.use_p2))
+
+
+def _square_up(trk: _Tracker, cand: _AxisCandidate, coarse: AxisGrid, fine: AxisGrid) -> AxisGrid:
     if not 1.7 <= coarse.cell / fine.cell <= 3.3:
         return coarse
-    finer = _track(q, _AxisCandidate(1.0 / fine.cell, cand.coherence, cand.ratio, cand.use_p2), n)
+    finer = trk.at(1.0 / fine.cell, cand)
     return finer if finer.on_grid >= coarse.on_grid - 0.05 else coarse
 
 
-def _coarsest(q: np.ndarray, cand: _AxisCandidate, n: int) -> AxisGrid:
+def _coarsest(trk: _Tracker, cand: _AxisCandidate) -> AxisGrid:
     """Pick the pitch among the strongest period, its harmonics and their multiples.
 
     A grid of pitch s also "explains" every edge of s/2, and art drawn mostly with 2-px strokes
@@ -419,15 +449,15 @@ def _coarsest(q: np.ndarray, cand: _AxisCandidate, n: int) -> AxisGrid:
     for i, (f, mults) in enumerate(cand.fine or [(cand.f, (1,))]):
         c = _AxisCandidate(f, cand.coherence, cand.ratio, cand.use_p2)
         # Going finer than the strongest period needs clear edges on the extra landmarks.
-        g = _coarsen(q, c, n, mults, 0.1 if i == 0 else 0.3)
+        g = _coarsen(trk, c, mults, 0.1 if i == 0 else 0.3)
         if best is None or g.cell < best.cell * 0.9:
             best = g
     assert best is not None
     # Blur hides the harmonics of a grid whose edges mostly fall on every other boundary; look for
     # real edges halfway between landmarks instead: more edge energy there than at the quarter
     # positions (where a blurred edge of this grid would leak) means the grid is twice as fine.
-    if best.cell / 2 >= MIN_CELL and _edges_between(q, best, cand.use_p2):
-        finer = _track(q, _AxisCandidate(2 / best.cell, cand.coherence, cand.ratio, cand.use_p2), n)
+    if best.cell / 2 >= MIN_CELL and _edges_between(trk.q, best, cand.use_p2):
+        finer = trk.at(2 / best.cell, cand)
         if finer.on_grid >= best.on_grid - 0.05:
             best = finer
     return best
@@ -451,10 +481,9 @@ def _edges_between(q: np.ndarray, grid: AxisGrid, use_p2: bool) -> bool:
     return bool(strong.sum() >= max(2, 0.1 * len(mids)) and em.mean() > 2.0 * eq.mean())
 
 
-def _coarsen(
-    q: np.ndarray, cand: _AxisCandidate, n: int, mults: tuple[int, ...], rel: float = 0.1
-) -> AxisGrid:
-    fine = _track(q, cand, n)
+def _coarsen(trk: _Tracker, cand: _AxisCandidate, mults: tuple[int, ...], rel: float = 0.1) -> AxisGrid:
+    q, n = trk.q, trk.n
+    fine = trk.track(cand)
     s = fine.cell
     # Landmarks: where q peaks for this grid (boundaries for p1, cell centres for p2).
     e = fine.edges
@@ -480,7 +509,7 @@ def _coarsen(
         # Which fine landmarks the coarse grid keeps: those near its own, separately tracked
         # landmarks (not every m-th fine one: on a drifting grid the fine tracker may slip a
         # landmark somewhere and the residue classes would swap halfway along).
-        coarse = _track(q, _AxisCandidate(cand.f / m, cand.coherence, cand.ratio, cand.use_p2), n)
+        coarse = trk.at(cand.f / m, cand)
         ce = coarse.edges
         cmarks = ce[1:-1] if not cand.use_p2 else (ce[:-1] + ce[1:]) / 2
         if len(cmarks) < 2:
@@ -505,7 +534,7 @@ def _coarsen(
     return best
 
 
-def _extrapolate_margins(q: np.ndarray, x: np.ndarray, u: np.ndarray, f: float) -> np.ndarray:
+def _extrapolate_margins(q: np.ndarray, x: np.ndarray, u: np.ndarray, f: float, level: float) -> np.ndarray:
     """Continue the cell coordinate into edge-free margins at the pitch of the nearest cells.
 
     Without edges the phase simply runs on at the nominal (global) pitch. On a drifting grid the
@@ -514,7 +543,7 @@ def _extrapolate_margins(q: np.ndarray, x: np.ndarray, u: np.ndarray, f: float) 
     """
     if len(q) < 2:
         return u
-    strong = np.flatnonzero(q >= 0.15 * float(np.percentile(q, 99)))
+    strong = np.flatnonzero(q >= level)
     if len(strong) < 2 or u[strong[-1]] - u[strong[0]] < 6:
         return u
     u = u.copy()
@@ -552,15 +581,17 @@ def _cell_coordinate(q: np.ndarray, x: np.ndarray, f: float, borrowed: bool) -> 
     return f * x + theta / (2 * np.pi)
 
 
-def _track(q: np.ndarray, cand: _AxisCandidate, n: int, borrowed: bool = False) -> AxisGrid:
-    """Phase-lock onto the grid: local phase of the demodulated profile -> cell boundaries."""
+def _track(q: np.ndarray, cand: _AxisCandidate, n: int, borrowed: bool, strong: float) -> AxisGrid:
+    """Phase-lock onto the grid: local phase of the demodulated profile -> cell boundaries.
+
+    ``strong``: the profile level of a clear edge (see :class:`_Tracker`)."""
     f = cand.f
     # Sample positions in continuous image coordinates (pixel i spans [i, i+1)).
     offset = 1.5 if cand.use_p2 else 1.0
     x = np.arange(len(q)) + offset
     u = _cell_coordinate(q, x, f, borrowed)
     if not borrowed:
-        u = _extrapolate_margins(q, x, u, f)
+        u = _extrapolate_margins(q, x, u, f, strong)
     s = 1.0 / f
     if cand.use_p2:
         u = u - 0.5  # knots are cell centres; boundaries lie half a cell away
