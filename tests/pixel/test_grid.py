@@ -295,3 +295,24 @@ def test_output_alpha_is_hard():
 def test_rejects_non_rgba():
     with pytest.raises(ValueError, match="RGBA"):
         detect_grid(np.zeros((8, 8, 3), np.uint8))
+
+
+@pytest.mark.parametrize("lines", [1, 127, 128, 129, 300])
+@pytest.mark.parametrize("premultiply", [False, True])
+def test_edge_profiles_are_exact_at_the_largest_steps(lines, premultiply):
+    # The profiles are summed in uint16 per chunk of rows for speed: the worst case (a 0/255
+    # checkerboard: every first difference 255, every second 510) must not wrap around.
+    from pixelforge.pixel.grid import _axis_profiles
+
+    yy, xx = np.mgrid[:lines, :37]
+    img = np.zeros((lines, 37, 4), np.uint8)
+    img[..., :3] = np.where((yy + xx) % 2, 255, 0)[..., None]
+    img[..., 3] = 255
+    if premultiply:
+        img[:, ::3, 3] = 0  # some transparent columns: colours premultiplied by alpha
+    a = img.astype(np.int64)
+    a[..., :3] = a[..., :3] * a[..., 3:4] // 255
+    d1 = a[:, 1:] - a[:, :-1]
+    p1, p2 = _axis_profiles(img)
+    np.testing.assert_array_equal(p1, np.abs(d1).sum(axis=(0, 2)))
+    np.testing.assert_array_equal(p2, np.abs(d1[:, 1:] - d1[:, :-1]).sum(axis=(0, 2)))

@@ -47,7 +47,7 @@ from pixelforge.pixel.alpha import _check_rgba, harden_alpha
 MIN_CELL = 2.0
 _MIN_CELLS = 3
 _PAD = 8  # FFT zero-padding factor: frequency bins 1/8 of the coherence peak width
-_ROW_CHUNK = 128
+_ROW_CHUNK = 128  # lines summed at once; _column_sums relies on <= 128
 _PROFILE_LINES = 192
 _CELL_SAMPLES = 8
 
@@ -231,24 +231,30 @@ def _axis_profiles(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = lines.shape[1]
     p1 = np.zeros(max(n - 1, 0))
     p2 = np.zeros(max(n - 2, 0))
+    if n < 2:
+        return p1, p2
     for r0 in range(0, lines.shape[0], _ROW_CHUNK):
-        chunk = lines[r0 : r0 + _ROW_CHUNK]
+        # Contiguous uint8 first (columns arrive as a transposed view): copying bytes is cheap.
+        chunk = np.ascontiguousarray(lines[r0 : r0 + _ROW_CHUNK])
+        a = chunk.astype(np.uint16)
         if chunk[..., 3].min() < 255:
             # Premultiplied colour + alpha: transparent pixels of any RGB look the same.
-            a32 = chunk.astype(np.int32)
-            a32[..., :3] = a32[..., :3] * a32[..., 3:4] // 255
-            a = a32.astype(np.int16)
-        else:
-            a = chunk.astype(np.int16)
-        if n < 2:
-            continue
-        flat = a.reshape(a.shape[0], -1)  # (lines, n*4): neighbours are 4 apart, contiguous
-        d1 = flat[:, 4:] - flat[:, :-4]
-        p1 += np.abs(d1).sum(axis=0, dtype=np.int64).reshape(n - 1, 4).sum(axis=1)
+            a[..., :3] = a[..., :3] * a[..., 3:4] // 255  # <= 255 * 255, fits uint16
+        flat = a.view(np.int16).reshape(a.shape[0], -1)  # (lines, n*4): neighbours 4 apart
+        d1 = flat[:, 4:] - flat[:, :-4]  # |d1| <= 255
         if n >= 3:
-            d2 = d1[:, 4:] - d1[:, :-4]
-            p2 += np.abs(d2).sum(axis=0, dtype=np.int64).reshape(n - 2, 4).sum(axis=1)
+            d2 = np.abs(d1[:, 4:] - d1[:, :-4])  # <= 510
+            p2 += _column_sums(d2).reshape(n - 2, 4).sum(axis=1)
+        p1 += _column_sums(np.abs(d1)).reshape(n - 1, 4).sum(axis=1)
     return p1, p2
+
+
+def _column_sums(d: np.ndarray) -> np.ndarray:
+    """Column sums of non-negative int16 values <= 510 over at most _ROW_CHUNK (128) rows.
+
+    Summed in uint16 (128 * 510 < 65536 cannot overflow): a reduction in the array's own dtype is
+    several times faster than one that widens every element to int64."""
+    return d.view(np.uint16).sum(axis=0, dtype=np.uint16).astype(np.int64)
 
 
 def _clean(p: np.ndarray) -> np.ndarray:
