@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from tests.pixel.conftest import enlarge, make_sprite
 
@@ -316,3 +316,32 @@ def test_edge_profiles_are_exact_at_the_largest_steps(lines, premultiply):
     p1, p2 = _axis_profiles(img)
     np.testing.assert_array_equal(p1, np.abs(d1).sum(axis=(0, 2)))
     np.testing.assert_array_equal(p2, np.abs(d1[:, 1:] - d1[:, :-1]).sum(axis=(0, 2)))
+
+
+@given(
+    # A small lattice: many points equidistant from two leaders (ties go to the earlier leader).
+    st.lists(st.tuples(*[st.integers(0, 6)] * 3), min_size=1, max_size=60),
+    st.sampled_from([1.0, 2.0, 2.5, 4.0]),
+    st.integers(1, 8),
+)
+@example([(0, 0, 0), (2, 0, 0), (1, 0, 0)], 2.0, 8)  # the last point ties between two leaders
+def test_leader_clustering_matches_the_one_point_at_a_time_definition(pts, tol, max_clusters):
+    from pixelforge.pixel.grid import _leader_labels
+
+    points = np.array(pts, float)
+    leaders: list[int] = []
+    want: list[int] | None = []
+    for p in points:
+        d = [float(((points[j] - p) ** 2).sum()) for j in leaders]
+        if d and min(d) < tol * tol:
+            want.append(int(np.argmin(d)))
+        elif len(leaders) >= max_clusters:
+            want = None
+            break
+        else:
+            want.append(len(leaders))
+            leaders.append(len(want) - 1)
+    got = _leader_labels(points, tol, max_clusters)
+    assert (got is None) == (want is None)
+    if want is not None:
+        assert got.tolist() == want

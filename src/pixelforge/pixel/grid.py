@@ -923,13 +923,51 @@ def _chroma_subsampling(img: np.ndarray) -> float:
         d1 = lines[:, 1:] - lines[:, :-1]
         d2 = lines[:, 2:] - lines[:, :-2]
         d1, d2 = d1.reshape(-1, 3).astype(np.float64), d2.reshape(-1, 3).astype(np.float64)
-        floor = (np.median(np.abs(d1), axis=0) / 0.6745) ** 2
-        e1 = np.maximum((d1**2).sum(axis=0) - len(d1) * floor, 1e-9)
-        e2 = (d2**2).sum(axis=0) - len(d2) * floor
+        floor = (_column_medians(np.abs(d1)) / 0.6745) ** 2
+        e1 = np.maximum(np.einsum("ij,ij->j", d1, d1) - len(d1) * floor, 1e-9)
+        e2 = np.einsum("ij,ij->j", d2, d2) - len(d2) * floor
         r = e2 / (2 * e1)
         chroma = float((r[1] * e1[1] + r[2] * e1[2]) / (e1[1] + e1[2]))
         worst = min(worst, chroma - float(r[0]))
     return worst
+
+
+def _leader_labels(points: np.ndarray, tol: float, max_clusters: int) -> np.ndarray | None:
+    """Leader clustering in the given order: a point joins the nearest leader among those before
+    it when that one is within ``tol``, else it leads a cluster of its own. None past
+    ``max_clusters`` leaders.
+
+    Computed one leader at a time over all later points (vectorised) rather than one point at a
+    time: the same labels, with a Python step per cluster instead of per point."""
+    n = len(points)
+    best = np.full(n, np.inf)  # squared distance to the nearest earlier leader
+    lab = np.zeros(n, np.int64)
+    n_leaders, i, tol2 = 0, 0, tol * tol
+    while i < n:
+        free = np.flatnonzero(best[i:] >= tol2)
+        if not len(free):
+            break
+        if n_leaders >= max_clusters:
+            return None
+        p = i + int(free[0])
+        lab[p] = n_leaders
+        d2 = ((points[p + 1 :] - points[p]) ** 2).sum(axis=1)
+        closer = d2 < best[p + 1 :]  # strict: on a tie the earlier leader keeps the point
+        best[p + 1 :][closer] = d2[closer]
+        lab[p + 1 :][closer] = n_leaders
+        n_leaders, i = n_leaders + 1, p + 1
+    return lab
+
+
+def _column_medians(a: np.ndarray) -> np.ndarray:
+    """np.median(a, axis=0) for a 2-D array, partitioning contiguous rows of its transpose."""
+    t = np.ascontiguousarray(a.T)
+    n = t.shape[1]
+    k = n // 2
+    if n % 2:
+        return np.partition(t, k, axis=1)[:, k]
+    part = np.partition(t, [k - 1, k], axis=1)
+    return (part[:, k - 1] + part[:, k]) / 2
 
 
 def _merge_colors(
@@ -945,30 +983,25 @@ def _merge_colors(
     cols = rgb[opaque]
     feat = cols if space is None else cols @ space.T
     q = np.round(feat / (tol / 2)).astype(np.int64)
-    keys, inv, counts = np.unique(q, axis=0, return_inverse=True, return_counts=True)
+    # One int64 key per quantised colour, in the same (lexicographic) order as its three values:
+    # a 1-D unique is far cheaper than np.unique(axis=0).
+    q -= q.min(axis=0) if len(q) else 0
+    base = int(q.max()) + 1 if len(q) else 1
+    packed = (q[:, 0] * base + q[:, 1]) * base + q[:, 2]
+    _, inv, counts = np.unique(packed, return_inverse=True, return_counts=True)
     inv = inv.ravel()
-    centers = np.zeros((len(keys), 3))
-    np.add.at(centers, inv, feat)
+    nk = len(counts)
+    centers = np.stack([np.bincount(inv, weights=feat[:, i], minlength=nk) for i in range(3)], axis=1)
     centers /= counts[:, None]
-    order = np.argsort(-counts, kind="stable")
-    leaders: list[np.ndarray] = []
-    label = np.empty(len(keys), np.int64)
-    lead_arr = np.zeros((0, 3))
-    for k in order:
-        c = centers[k]
-        if len(lead_arr):
-            d = np.sqrt(((lead_arr - c) ** 2).sum(axis=1))
-            j = int(np.argmin(d))
-            if d[j] < tol:
-                label[k] = j
-                continue
-        if len(leaders) >= max_clusters:
-            return np.clip(np.round(rgb), 0, 255)  # too colourful to be a palette: leave as is
-        leaders.append(c)
-        lead_arr = np.asarray(leaders)
-        label[k] = len(leaders) - 1
+    order = np.argsort(-counts, kind="stable")  # most frequent first
+    lab = _leader_labels(centers[order], tol, max_clusters)
+    if lab is None:
+        return np.clip(np.round(rgb), 0, 255)  # too colourful to be a palette: leave as is
+    n_leaders = int(lab.max()) + 1
+    label = np.empty(nk, np.int64)
+    label[order] = lab
     cell_label = label[inv]
-    n = np.bincount(cell_label, minlength=len(leaders))[:, None]
+    n = np.bincount(cell_label, minlength=n_leaders)[:, None]
     # Cells whose insides are not flat straddle a blurred edge and are pulled towards a neighbour:
     # weigh members by how flat they are (the noise variance sets the floor), so a cluster takes
     # the colour of its clean cells rather than a mean dragged by its contaminated ones.
@@ -977,9 +1010,9 @@ def _merge_colors(
         wgt = 1.0 / (v + float(np.median(v)) + 1.0)
     else:
         wgt = np.ones(len(cols))
-    sums = np.zeros((len(leaders), 3))
+    sums = np.zeros((n_leaders, 3))
     np.add.at(sums, cell_label, cols * wgt[:, None])
-    wsum = np.bincount(cell_label, weights=wgt, minlength=len(leaders))[:, None]
+    wsum = np.bincount(cell_label, weights=wgt, minlength=n_leaders)[:, None]
     means = np.round(sums / np.maximum(wsum, 1e-12))
     # Where most member cells read exactly the same colour (flat areas with a few contaminated
     # cells), that colour -- not the slightly pulled mean -- is the cluster's colour.
@@ -993,11 +1026,11 @@ def _merge_colors(
     strong = top_cnt >= 0.3 * n[top_lab, 0]
     tk = top_key[strong]
     means[top_lab[strong]] = np.stack([(tk >> 16) & 255, (tk >> 8) & 255, tk & 255], axis=1)
-    if var is not None and len(leaders) > 1:
+    if var is not None and n_leaders > 1:
         # Colours seen in one or two cells whose insides are not flat are blends of neighbours
         # (blur, misregistration): give them the nearest colour that flat cells agree on.
         v = var[opaque]
-        med_var = np.array([np.median(v[cell_label == k]) for k in range(len(leaders))])
+        med_var = _group_medians(v, cell_label, n_leaders)
         flat_ref = float(np.median(v)) * 4 + 1.0
         reliable = (n[:, 0] >= 3) | (med_var <= flat_ref)
         if reliable.any() and not reliable.all():
@@ -1013,3 +1046,14 @@ def _merge_colors(
     out = np.clip(np.round(rgb), 0, 255)
     out[opaque] = means[cell_label]
     return out
+
+
+def _group_medians(v: np.ndarray, label: np.ndarray, n: int) -> np.ndarray:
+    """np.median of ``v`` over each label 0..n-1 (every label present), in one sort."""
+    order = np.lexsort((v, label))
+    sv = v[order]
+    count = np.bincount(label, minlength=n)
+    start = np.cumsum(count) - count
+    lo = start + (count - 1) // 2
+    hi = start + count // 2
+    return (sv[lo] + sv[hi]) / 2
