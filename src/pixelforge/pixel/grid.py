@@ -575,14 +575,15 @@ def _cell_coordinate(q: np.ndarray, x: np.ndarray, f: float, borrowed: bool) -> 
         # Local phase over ~2 cells; where there are no edges (margins, flat areas) the phase of
         # progressively wider neighbourhoods takes over, so it continues from the nearest edges
         # instead of jumping to a global average (which would slip a cycle on drifting grids).
-        zl = np.zeros(len(q), complex)
+        sigmas, weights, flat = [], [], 0.0
         for j, weight in enumerate((1.0, 0.2, 0.04, 0.008)):
             sigma = 1.25 * s * 4**j
             if j and sigma > len(q) / 2:
-                zl += weight * z.mean()  # that wide a neighbourhood is the whole line
+                flat = weight * z.mean()  # that wide a neighbourhood is the whole line
                 break
-            zl += weight * _smooth(z, sigma)
-        zl = zl + 1e-3 * glob / len(q)
+            sigmas.append(sigma)
+            weights.append(weight)
+        zl = _smooth_sum(z, sigmas, weights) + flat + 1e-3 * glob / len(q)
         theta = np.unwrap(np.angle(zl))
     return f * x + theta / (2 * np.pi)
 
@@ -655,12 +656,14 @@ def _nearest_distance(x: np.ndarray, marks: np.ndarray) -> np.ndarray:
     return np.minimum(np.abs(x - marks[j]), np.abs(x - marks[np.maximum(j - 1, 0)]))
 
 
-def _smooth(z: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian low-pass of a complex line, zero outside it (FFT: cost independent of sigma)."""
+def _smooth_sum(z: np.ndarray, sigmas: list[float], weights: list[float]) -> np.ndarray:
+    """Weighted sum of Gaussian low-passes of a complex line, zero outside it: one FFT pair for
+    all of them (convolution is linear; padding for the widest keeps every one from wrapping)."""
     n = len(z)
-    m = int(2 ** np.ceil(np.log2(n + 4 * sigma + 1)))
-    freq = np.fft.fftfreq(m)
-    return np.fft.ifft(np.fft.fft(z, m) * np.exp(-2 * (np.pi * sigma * freq) ** 2))[:n]
+    m = int(2 ** np.ceil(np.log2(n + 4 * max(sigmas) + 1)))
+    freq2 = (np.pi * np.fft.fftfreq(m)) ** 2
+    gain = sum(w * np.exp(-2 * sigma**2 * freq2) for sigma, w in zip(sigmas, weights, strict=True))
+    return np.fft.ifft(np.fft.fft(z, m) * gain)[:n]
 
 
 def _border_edges_seen(q: np.ndarray, edges: np.ndarray, s: float, offset: float) -> tuple[bool, bool] | None:
