@@ -298,8 +298,8 @@ def test_rejects_non_rgba():
 
 
 @pytest.mark.parametrize("lines", [1, 127, 128, 129, 300])
-@pytest.mark.parametrize("premultiply", [False, True])
-def test_edge_profiles_are_exact_at_the_largest_steps(lines, premultiply):
+@pytest.mark.parametrize("alpha", ["opaque", "hard", "soft"])
+def test_edge_profiles_are_exact_at_the_largest_steps(lines, alpha):
     # The profiles are summed in uint16 per chunk of rows for speed: the worst case (a 0/255
     # checkerboard: every first difference 255, every second 510) must not wrap around.
     from pixelforge.pixel.grid import _axis_profiles
@@ -308,8 +308,10 @@ def test_edge_profiles_are_exact_at_the_largest_steps(lines, premultiply):
     img = np.zeros((lines, 37, 4), np.uint8)
     img[..., :3] = np.where((yy + xx) % 2, 255, 0)[..., None]
     img[..., 3] = 255
-    if premultiply:
+    if alpha != "opaque":
         img[:, ::3, 3] = 0  # some transparent columns: colours premultiplied by alpha
+    if alpha == "soft":
+        img[:, 1::5, 3] = 77
     a = img.astype(np.int64)
     a[..., :3] = a[..., :3] * a[..., 3:4] // 255
     d1 = a[:, 1:] - a[:, :-1]

@@ -99,7 +99,7 @@ def detect_grid(img: np.ndarray, min_cell: float = MIN_CELL, max_cell: float | N
     """Find the fake-pixel grid of an RGBA image (see the module docstring for the method)."""
     _check_rgba(img)
     h, w = img.shape[:2]
-    info, _ = _detect(img, min_cell, max_cell)
+    info, _ = _detect(np.ascontiguousarray(img), min_cell, max_cell)
     if info is None:
         return _no_grid(w, h)
     return info
@@ -119,6 +119,8 @@ def recover_native(
     keep their exact colours either way.
     """
     _check_rgba(img)
+    # Transposed or strided views (np.rot90, slicing) make every read below several times slower.
+    img = np.ascontiguousarray(img)
     if grid is None:
         grid, cells = _detect(img, MIN_CELL, None)
         if grid is None:
@@ -236,10 +238,15 @@ def _axis_profiles(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for r0 in range(0, lines.shape[0], _ROW_CHUNK):
         # Contiguous uint8 first (columns arrive as a transposed view): copying bytes is cheap.
         chunk = np.ascontiguousarray(lines[r0 : r0 + _ROW_CHUNK])
-        a = chunk.astype(np.uint16)
-        if chunk[..., 3].min() < 255:
+        alpha = chunk[..., 3]
+        if alpha.min() == 255:
+            a = chunk.astype(np.uint16)
+        elif ((alpha - np.uint8(1)) < 254).any():  # some alpha strictly between 0 and 255
             # Premultiplied colour + alpha: transparent pixels of any RGB look the same.
+            a = chunk.astype(np.uint16)
             a[..., :3] = a[..., :3] * a[..., 3:4] // 255  # <= 255 * 255, fits uint16
+        else:  # hard alpha: premultiplying only zeroes the transparent pixels (3x cheaper)
+            a = (chunk * (chunk[..., 3:4] != 0)).astype(np.uint16)
         flat = a.view(np.int16).reshape(a.shape[0], -1)  # (lines, n*4): neighbours 4 apart
         d1 = flat[:, 4:] - flat[:, :-4]  # |d1| <= 255
         if n >= 3:
@@ -789,7 +796,7 @@ def _sample_cells(
     ylo, yhi = _inner_ranges(y_edges, h, 0.4 if soft_y else 0.25, 2.0 * blur_y)
     xi, xs, xm = _pick(xlo, np.maximum(xhi, xlo + 1), _CELL_SAMPLES)
     yi, ys, ym = _pick(ylo, np.maximum(yhi, ylo + 1), _CELL_SAMPLES)
-    sub = img[yi][:, xi]
+    sub = img.take(yi, axis=0).take(xi, axis=1)  # ~2x faster than fancy indexing
     sums = np.add.reduceat(np.add.reduceat(sub, ys, axis=0, dtype=np.int64), xs, axis=1).astype(np.float64)
     rgb = sub[..., :3].astype(np.int32)
     sq = np.add.reduceat(np.add.reduceat(rgb * rgb, ys, axis=0, dtype=np.int64), xs, axis=1).astype(
@@ -925,8 +932,9 @@ def _chroma_subsampling(img: np.ndarray) -> float:
     for lines in (rows, cols):
         d1 = lines[:, 1:] - lines[:, :-1]
         d2 = lines[:, 2:] - lines[:, :-2]
-        d1, d2 = d1.reshape(-1, 3).astype(np.float64), d2.reshape(-1, 3).astype(np.float64)
-        floor = (_column_medians(np.abs(d1)) / 0.6745) ** 2
+        d1, d2 = d1.reshape(-1, 3), d2.reshape(-1, 3)
+        floor = (_column_medians(np.abs(d1)).astype(np.float64) / 0.6745) ** 2
+        d1, d2 = d1.astype(np.float64), d2.astype(np.float64)
         e1 = np.maximum(np.einsum("ij,ij->j", d1, d1) - len(d1) * floor, 1e-9)
         e2 = np.einsum("ij,ij->j", d2, d2) - len(d2) * floor
         r = e2 / (2 * e1)
@@ -970,7 +978,7 @@ def _column_medians(a: np.ndarray) -> np.ndarray:
     if n % 2:
         return np.partition(t, k, axis=1)[:, k]
     part = np.partition(t, [k - 1, k], axis=1)
-    return (part[:, k - 1] + part[:, k]) / 2
+    return (part[:, k - 1].astype(np.float64) + part[:, k]) / 2
 
 
 def _merge_colors(
