@@ -19,7 +19,7 @@ METRICS = (
     ("cell", "Per-cell colour accuracy (CIELAB ΔE76 ≤ 5)", True),
     ("detail", "Single-pixel detail retention (– : no such details in that regime)", True),
     ("palette", "Palette fidelity (share of output pixels within ΔE 5 of a true colour)", True),
-    ("time", "Median seconds per image (in-process, imports excluded)", False),
+    ("time", "Median seconds per image, PNG file in -> PNG file out for every tool (no imports)", False),
 )
 
 
@@ -74,6 +74,15 @@ def summary_table(results: dict) -> list[str]:
     return lines
 
 
+def array_time_table(results: dict) -> list[str]:
+    regimes = {r: per["pixelforge"].get("time_array") for r, per in results["regimes"].items()}
+    if not any(v is not None for v in regimes.values()):
+        return ["(not recorded in this results file)"]
+    lines = ["| " + " | ".join(regimes) + " |", "|" + "---|" * len(regimes)]
+    lines.append("| " + " | ".join("–" if v is None else f"{v:.3f}" for v in regimes.values()) + " |")
+    return lines
+
+
 def render(results: dict) -> str:
     seeds = results.get("seeds")
     out = [f"Seeds {seeds[0]}-{seeds[1]} per regime." if seeds else "", ""]
@@ -81,6 +90,8 @@ def render(results: dict) -> str:
     for metric, title, higher in METRICS:
         out += ["", f"{title}:", ""]
         out += metric_table(results, metric, higher)
+    out += ["", "pixelforge's `recover_native` alone (array in memory, no PNG decode/encode), median s:", ""]
+    out += array_time_table(results)
     return "\n".join(out)
 
 
