@@ -16,7 +16,20 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-REGIMES = ("integer", "fractional", "phase", "blur", "noise", "jpeg", "drift", "bilinear", "ai_like", "large")
+# Appended, never reordered: a case's random stream is seeded by its regime's index.
+REGIMES = (
+    "integer",
+    "fractional",
+    "phase",
+    "blur",
+    "noise",
+    "jpeg",
+    "drift",
+    "bilinear",
+    "ai_like",
+    "large",
+    "mono",
+)
 
 
 @dataclass
@@ -156,14 +169,18 @@ def make_case(regime: str, seed: int) -> Case:
     else:
         n = int(rng.integers(24, 65))
         m = int(np.clip(n + rng.integers(-8, 9), 16, 64))
-        native = sprite(rng, n, m)
+        native = sprite(rng, n, m, transparent=True if regime == "mono" else None)
         lo, hi = 4.0, min(16.0, 1024 / max(n, m))
         scale = float(rng.uniform(lo, hi))
     phase = (0.0, 0.0)
     drift = 0.0
     if regime == "integer":
         scale = float(max(4, min(16, round(scale))))
-    if regime in ("phase", "ai_like", "drift", "blur", "noise", "jpeg", "large"):
+    if regime == "mono":
+        # A silhouette / one-colour icon on transparency: the whole shape is in the alpha channel.
+        ink = np.append(rng.integers(40, 256, 3), 255).astype(np.uint8)
+        native = np.where(native[..., 3:4] > 0, ink, np.zeros(4, np.uint8))
+    if regime in ("phase", "ai_like", "drift", "blur", "noise", "jpeg", "large", "mono"):
         phase = (float(rng.uniform(-0.45, 0.45) * scale), float(rng.uniform(-0.45, 0.45) * scale))
     if regime == "drift":
         drift = float(rng.uniform(0.25, 0.45))

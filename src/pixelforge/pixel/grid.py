@@ -31,6 +31,8 @@ How it works (per axis, x and y independently):
 5. **Honesty.** ``detect_grid`` reports ``has_grid=False`` when the coherence peak does not stand
    out of the spectrum or the recovered cells are not flat (a photo, a native-resolution sprite, a
    tileset whose period is a tile, not a pixel); ``recover_native`` then returns the image unchanged.
+   Flat means colour within a cell varies little against colour between cells; for one colour on
+   transparency (a silhouette, a monochrome icon) it means cells read wholly opaque or wholly clear.
 """
 
 from __future__ import annotations
@@ -873,7 +875,13 @@ def _flatness(img: np.ndarray, cells: _Cells) -> float:
     rgb = cells.mean[..., :3][opaque]
     between = float(rgb.var(axis=0).mean()) if len(rgb) > 1 else 0.0
     if within + between <= 1e-9:
-        return 0.0  # a flat image has no grid to speak of
+        if opaque.all():
+            return 0.0  # a flat image has no grid to speak of
+        # One colour on transparency (a silhouette, a monochrome icon): the shape is in alpha.
+        # A cell read inside one fake pixel is fully opaque or fully transparent; read across a
+        # boundary it is partly both.
+        a = cells.mean[..., 3] / 255.0
+        return float(1.0 - (4.0 * a * (1.0 - a)).mean())
     return 1.0 - within / (within + between)
 
 
