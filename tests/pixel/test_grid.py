@@ -380,3 +380,12 @@ def test_benchmark_silhouettes_are_recovered(seed):
 
     c = make_case("mono", seed)
     assert np.array_equal(recover_native(c.image), c.native)
+
+
+def test_an_axis_with_few_coherent_edges_keeps_its_own_pitch():
+    # Few edges make a spectrum of broad lobes (peak ratio under 2.5) although every edge sits on
+    # the period (coherence >= 0.9): that axis used to take the other axis's strongest period and
+    # came back at 12x12; two coherent axes agreeing on the pitch are a grid.
+    icon = _boxed_i_icon()
+    out = recover_native(enlarge_fractional(icon, 5.943, (-1.339, 1.179)))
+    assert np.array_equal(out, icon)

@@ -177,7 +177,12 @@ def _detect(
     # A real fake-pixel grid puts nearly all edge energy near its lines (>= 0.87 measured on every
     # degraded regime of the benchmark; photos and native art give 0.4-0.73).
     on_grid = min(gx.on_grid, gy.on_grid)
-    has_grid = flat > 0.6 and ratio > 2.5 and coh > 0.4 and on_grid > 0.8
+    # A peak that stands out of the spectrum on both axes; or, where few edges make broad spectral
+    # lobes, nearly all edges of each axis on a period of its own, the two periods agreeing (square
+    # cells found independently). Grid-free images: coherence <= 0.72 on 120 of them.
+    agree = abs(gx.cell / gy.cell - 1) < 0.05 and not gx.borrowed and not gy.borrowed
+    peaks_ok = ratio > 2.5 or (agree and min(gx.coherence, gy.coherence) >= _COHERENT)
+    has_grid = flat > 0.6 and peaks_ok and coh > 0.4 and on_grid > 0.8
     if has_grid and min(gx.count, gy.count) <= 5:
         # A handful of cells is easy to fit by chance on native art (measured: 4x4 cells of
         # 20-24 px with 0.82 on-grid and 0.68 flatness); that few cells must be clean.
@@ -386,7 +391,7 @@ def _reconcile(gx, gy, p1x, p2x, p1y, p2y, w, h):
         return None, None
     strong = gx if gy is None else gy if gx is None else None
     if strong is None:
-        ok_x, ok_y = gx.ratio > 2.5, gy.ratio > 2.5
+        ok_x, ok_y = _own_pitch_ok(gx), _own_pitch_ok(gy)
         if ok_x and not ok_y:
             strong, gy = gx, None
         elif ok_y and not ok_x:
@@ -414,6 +419,17 @@ def _reconcile(gx, gy, p1x, p2x, p1y, p2y, w, h):
         else:
             ty = _square_up(trk_y, gy, ty, tx)
     return tx, ty
+
+
+def _own_pitch_ok(cand: _AxisCandidate) -> bool:
+    """Whether an axis can keep its own pitch next to a stronger one: its peak stands out of the
+    spectrum, or nearly all its edges sit on that one period (few edges, e.g. a box outline, give
+    a spectrum of broad lobes, so a low peak ratio, but still a coherence near 1)."""
+    return cand.ratio > 2.5 or cand.coherence >= _COHERENT
+
+
+# Coherence that alone vouches for an axis's period.
+_COHERENT = 0.9
 
 
 class _Tracker:
