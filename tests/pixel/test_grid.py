@@ -389,3 +389,13 @@ def test_an_axis_with_few_coherent_edges_keeps_its_own_pitch():
     icon = _boxed_i_icon()
     out = recover_native(enlarge_fractional(icon, 5.943, (-1.339, 1.179)))
     assert np.array_equal(out, icon)
+
+
+def test_an_axis_whose_edges_share_a_short_period_by_chance_takes_the_other_axis_pitch():
+    # 24 cells at 42.67 px: the grid repeats every 128 px and with this phase every column edge
+    # falls on an even pixel, so period 2 (coarsened to 8 px) fit the columns as well as the true
+    # pitch: 128x24 came back for 24x24.
+    from benchmarks.pixel.synth import make_case
+
+    c = make_case("large", 804)
+    assert recover_native(c.image).shape == c.native.shape

@@ -416,9 +416,30 @@ def _reconcile(gx, gy, p1x, p2x, p1y, p2y, w, h):
         # the other axis's pitch instead (finer never loses a detail; coarser does).
         if tx.cell > ty.cell:
             tx = _square_up(trk_x, gx, tx, ty)
+            ty = _coarser_fits(trk_y, gy, ty, tx)
         else:
             ty = _square_up(trk_y, gy, ty, tx)
+            tx = _coarser_fits(trk_x, gx, tx, ty)
     return tx, ty
+
+
+def _coarser_fits(trk: _Tracker, cand: _AxisCandidate, fine: AxisGrid, coarse: AxisGrid) -> AxisGrid:
+    """An axis at several times finer a pitch than the other, whose edges all sit on the other's
+    grid just as well, takes that pitch. Few edges can share a short period by chance (a 42.67-px
+    grid repeats every 128 px; with the right phase all its edges fall on even pixels, period 2)."""
+    if coarse.cell / fine.cell <= 3.3:
+        return fine
+    if _coherence_at(trk.q, 1.0 / coarse.cell) < 0.95 * _coherence_at(trk.q, 1.0 / fine.cell):
+        return fine
+    other = trk.at(1.0 / coarse.cell, cand)
+    return other if other.on_grid >= fine.on_grid - 0.02 else fine
+
+
+def _coherence_at(q: np.ndarray, f: float) -> float:
+    total = q.sum()
+    if total <= 0:
+        return 0.0
+    return float(abs((q * np.exp(-2j * np.pi * f * np.arange(len(q)))).sum()) / total)
 
 
 def _own_pitch_ok(cand: _AxisCandidate) -> bool:
