@@ -396,20 +396,8 @@ def _reconcile(gx, gy, p1x, p2x, p1y, p2y, w, h):
             strong, gy = gx, None
         elif ok_y and not ok_x:
             strong, gx = gy, None
-    if gx is None:
-        gx = _AxisCandidate(strong.f, strong.coherence, strong.ratio, strong.use_p2)
-        trk_x = _Tracker(p2x if gx.use_p2 else p1x, w)
-        tx = trk_x.track(gx, borrowed=True)
-    else:
-        trk_x = _Tracker(p2x if gx.use_p2 else p1x, w)
-        tx = _coarsest(trk_x, gx)
-    if gy is None:
-        gy = _AxisCandidate(strong.f, strong.coherence, strong.ratio, strong.use_p2)
-        trk_y = _Tracker(p2y if gy.use_p2 else p1y, h)
-        ty = trk_y.track(gy, borrowed=True)
-    else:
-        trk_y = _Tracker(p2y if gy.use_p2 else p1y, h)
-        ty = _coarsest(trk_y, gy)
+    gx, trk_x, tx = _fit_axis(gx, strong, p1x, p2x, w)
+    gy, trk_y, ty = _fit_axis(gy, strong, p1y, p2y, h)
     if not tx.borrowed and not ty.borrowed:
         # Fake pixels are square. Art drawn mostly in 2-px strokes can hide its odd boundaries
         # along one axis only, which then comes out at about twice the other's pitch: track it at
@@ -440,6 +428,18 @@ def _coherence_at(q: np.ndarray, f: float) -> float:
     if total <= 0:
         return 0.0
     return float(abs((q * np.exp(-2j * np.pi * f * np.arange(len(q)))).sum()) / total)
+
+
+def _fit_axis(
+    cand: _AxisCandidate | None, strong: _AxisCandidate | None, p1: np.ndarray, p2: np.ndarray, n: int
+) -> tuple[_AxisCandidate, _Tracker, AxisGrid]:
+    """Track one axis: at its own best pitch, or (``cand`` None) at the strong axis's, borrowed."""
+    borrowed = cand is None
+    if borrowed:
+        assert strong is not None
+        cand = _AxisCandidate(strong.f, strong.coherence, strong.ratio, strong.use_p2)
+    trk = _Tracker(p2 if cand.use_p2 else p1, n)
+    return cand, trk, trk.track(cand, borrowed=True) if borrowed else _coarsest(trk, cand)
 
 
 def _own_pitch_ok(cand: _AxisCandidate) -> bool:
