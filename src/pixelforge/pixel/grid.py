@@ -160,10 +160,11 @@ def _detect(
     h, w = img.shape[:2]
     if min(h, w) < 2 * _MIN_CELLS or max(h, w) < 2 * _MIN_CELLS * min_cell:
         return None, None
-    (p1x, p2x), (p1y, p2y) = _profiles(img)
-    gx = _axis(p1x, p2x, w, min_cell, max_cell)
-    gy = _axis(p1y, p2y, h, min_cell, max_cell)
-    gx, gy = _reconcile(gx, gy, p1x, p2x, p1y, p2y, w, h)
+    # Cleaned once: the spectrum and every tracker read the same noise-floor-free profiles.
+    (q1x, q2x), (q1y, q2y) = ((_clean(p1), _clean(p2)) for p1, p2 in _profiles(img))
+    gx = _axis(q1x, q2x, w, min_cell, max_cell)
+    gy = _axis(q1y, q2y, h, min_cell, max_cell)
+    gx, gy = _reconcile(gx, gy, q1x, q2x, q1y, q2y, w, h)
     if gx is None or gy is None:
         return None, None
     if gx.count < 1 or gy.count < 1 or (gx.cell < min_cell and gy.cell < min_cell):
@@ -331,11 +332,11 @@ class _AxisCandidate:
 
 
 def _axis(
-    p1: np.ndarray, p2: np.ndarray, n: int, min_cell: float, max_cell: float | None
+    q1: np.ndarray, q2: np.ndarray, n: int, min_cell: float, max_cell: float | None
 ) -> _AxisCandidate | None:
-    if len(p2) < 2 * _MIN_CELLS:
+    """The axis's pitch candidates from its cleaned first/second-difference profiles."""
+    if len(q2) < 2 * _MIN_CELLS:
         return None
-    q1, q2 = _clean(p1), _clean(p2)
     if q1.sum() <= 0:
         return None
     smax = n / _MIN_CELLS if max_cell is None else min(max_cell, n / _MIN_CELLS)
@@ -385,7 +386,7 @@ def _axis(
     return _AxisCandidate(f, c, ratio, use_p2, fine_list)
 
 
-def _reconcile(gx, gy, p1x, p2x, p1y, p2y, w, h):
+def _reconcile(gx, gy, q1x, q2x, q1y, q2y, w, h):
     """Square-ish cells: when one axis is weak (few edges, e.g. a 1xN strip) borrow the other."""
     if gx is None and gy is None:
         return None, None
@@ -396,8 +397,8 @@ def _reconcile(gx, gy, p1x, p2x, p1y, p2y, w, h):
             strong, gy = gx, None
         elif ok_y and not ok_x:
             strong, gx = gy, None
-    gx, trk_x, tx = _fit_axis(gx, strong, p1x, p2x, w)
-    gy, trk_y, ty = _fit_axis(gy, strong, p1y, p2y, h)
+    gx, trk_x, tx = _fit_axis(gx, strong, q1x, q2x, w)
+    gy, trk_y, ty = _fit_axis(gy, strong, q1y, q2y, h)
     if not tx.borrowed and not ty.borrowed:
         # Fake pixels are square. Art drawn mostly in 2-px strokes can hide its odd boundaries
         # along one axis only, which then comes out at about twice the other's pitch: track it at
@@ -431,14 +432,14 @@ def _coherence_at(q: np.ndarray, f: float) -> float:
 
 
 def _fit_axis(
-    cand: _AxisCandidate | None, strong: _AxisCandidate | None, p1: np.ndarray, p2: np.ndarray, n: int
+    cand: _AxisCandidate | None, strong: _AxisCandidate | None, q1: np.ndarray, q2: np.ndarray, n: int
 ) -> tuple[_AxisCandidate, _Tracker, AxisGrid]:
     """Track one axis: at its own best pitch, or (``cand`` None) at the strong axis's, borrowed."""
     borrowed = cand is None
     if borrowed:
         assert strong is not None
         cand = _AxisCandidate(strong.f, strong.coherence, strong.ratio, strong.use_p2)
-    trk = _Tracker(p2 if cand.use_p2 else p1, n)
+    trk = _Tracker(q2 if cand.use_p2 else q1, n)
     return cand, trk, trk.track(cand, borrowed=True) if borrowed else _coarsest(trk, cand)
 
 
@@ -460,8 +461,8 @@ class _Tracker:
     multiples, the other axis's pitch), often the same one twice: each is tracked once.
     """
 
-    def __init__(self, p: np.ndarray, n: int) -> None:
-        self.q = _clean(p)
+    def __init__(self, q: np.ndarray, n: int) -> None:
+        self.q = q  # cleaned (noise floor removed)
         self.n = n
         # The level above which a sample counts as a clear edge (for extrapolating margins).
         self.strong = 0.15 * float(np.percentile(self.q, 99)) if len(self.q) >= 2 else 0.0
