@@ -399,3 +399,31 @@ def test_an_axis_whose_edges_share_a_short_period_by_chance_takes_the_other_axis
 
     c = make_case("large", 804)
     assert recover_native(c.image).shape == c.native.shape
+
+
+def test_blurred_satellites_of_a_colour_join_it_but_flat_rare_colours_stay():
+    from pixelforge.pixel.grid import _merge_colors
+
+    base = np.array([100.0, 100.0, 100.0])
+    satellite, detail, rare = base + np.array([[9, 0, 0], [0, 0, 12], [0, 11, 0]])
+    cols = [base] * 60 + [satellite] * 12 + [detail] + [rare] * 4
+    var = [4.0] * 60 + [60.0] * 12 + [4.0] + [4.0] * 4  # only the satellites straddle an edge
+    rgb = np.array(cols).reshape(1, -1, 3)
+    out = _merge_colors(rgb, np.ones(rgb.shape[:2], bool), tol=6.0, var=np.array(var).reshape(1, -1))[0]
+    assert (out[:72] == base).all()  # the 12 blurred cells took the colour they stray from
+    assert (out[72] == detail).all()  # a single flat detail keeps its colour
+    assert (out[73:] == rare).all()  # and so do rare flat colours
+
+
+@pytest.mark.parametrize("seed", [5, 11, 903])
+def test_ai_like_colours_split_by_jpeg_and_blur_are_one_again(seed):
+    # Blur and JPEG turned one palette colour into a big cluster and satellites of edge cells
+    # (ai_like-903: 62 colours for 12, 0.93 of cells within 8 of the truth).
+    from benchmarks.pixel.synth import make_case
+
+    c = make_case("ai_like", seed)
+    out = recover_native(c.image)
+    assert out.shape == c.native.shape
+    assert (np.abs(out.astype(int) - c.native.astype(int)).max(axis=2) <= 8).mean() >= 0.975
+    n_truth = len(np.unique(c.native.reshape(-1, 4), axis=0))
+    assert len(np.unique(out.reshape(-1, 4), axis=0)) <= 2.5 * n_truth

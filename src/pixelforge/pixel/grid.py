@@ -1084,25 +1084,55 @@ def _merge_colors(
     tk = top_key[strong]
     means[top_lab[strong]] = np.stack([(tk >> 16) & 255, (tk >> 8) & 255, tk & 255], axis=1)
     if var is not None and n_leaders > 1:
-        # Colours seen in one or two cells whose insides are not flat are blends of neighbours
-        # (blur, misregistration): give them the nearest colour that flat cells agree on.
-        v = var[opaque]
-        med_var = _group_medians(v, cell_label, n_leaders)
-        flat_ref = float(np.median(v)) * 4 + 1.0
-        reliable = (n[:, 0] >= 3) | (med_var <= flat_ref)
-        if reliable.any() and not reliable.all():
-            rel = np.flatnonzero(reliable)
-            fm = means if space is None else means @ space.T
-            d = np.sqrt(((fm[~reliable][:, None] - fm[rel][None]) ** 2).sum(axis=2))
-            j = d.argmin(axis=1)
-            snap = d[np.arange(len(j)), j] < 3 * tol
-            new_means = means.copy()
-            bad = np.flatnonzero(~reliable)
-            new_means[bad[snap]] = means[rel[j[snap]]]
-            means = new_means
+        means = _snap_blends(means, n[:, 0], var[opaque], cell_label, tol, space)
     out = np.clip(np.round(rgb), 0, 255)
     out[opaque] = means[cell_label]
     return out
+
+
+def _snap_blends(
+    means: np.ndarray,
+    n: np.ndarray,
+    v: np.ndarray,
+    cell_label: np.ndarray,
+    tol: float,
+    space: np.ndarray | None,
+) -> np.ndarray:
+    """Give colour clusters that are blends of neighbours the colour of the cluster they stray from.
+
+    Cells whose insides are not flat straddle a blurred or misregistered edge; their colour is
+    pulled towards a neighbour. Such a cluster is snapped to the nearest colour that flat cells
+    agree on when it is seen in one or two cells (within 3 tol), or, seen more often, when a
+    cluster at least twice its size lies within 2 tol (JPEG and blur split one colour into a big
+    cluster and smaller satellites around it). Flat clusters are never moved: a single-pixel
+    detail is read from a flat cell, however rare its colour.
+    """
+    k = len(means)
+    med_var = _group_medians(v, cell_label, k)
+    base = float(np.median(v))
+    blurred = med_var > 4 * base + 1.0
+    reliable = (n >= 3) | ~blurred
+    fm = means if space is None else means @ space.T
+    d = np.sqrt(((fm[:, None] - fm[None]) ** 2).sum(axis=2))
+    target = np.arange(k)
+    if reliable.any():
+        rel = np.flatnonzero(reliable)
+        for i in np.flatnonzero(~reliable):
+            j = rel[np.argmin(d[i, rel])]
+            if d[i, j] < 3 * tol:
+                target[i] = j
+    # Satellites: seen in several cells, none of them flat, next to a cluster twice as common.
+    for i in np.flatnonzero(reliable & (med_var > 2 * base + 1.0)):
+        near = np.flatnonzero((n >= 2 * n[i]) & (d[i] < 2 * tol))
+        if len(near):
+            target[i] = near[np.argmin(d[i, near])]
+    # Follow chains (a satellite of a satellite): counts grow along every link, so they end.
+    for _ in range(k):
+        nxt = target[target]
+        if (nxt == target).all():
+            break
+        target = nxt
+    return means[target]
 
 
 def _group_medians(v: np.ndarray, label: np.ndarray, n: int) -> np.ndarray:
