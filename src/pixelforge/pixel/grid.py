@@ -26,6 +26,8 @@ How it works (per axis, x and y independently):
    hardened at 128, and on noisy/compressed inputs near-identical cell colours are merged into one
    so a flat area comes back as one colour (on JPEG 4:2:0 inputs, told by chroma steps softer than
    luma steps, "near" is measured on luma with chroma at a third: JPEG moves hue, not lightness).
+   Colours read only from cells that straddle an edge (not flat inside) are blends: they take the
+   colour of a nearby cluster of flat cells; a flat cell keeps its colour, however rare.
    Fake pixels are square: an axis at 2-3x the other's pitch (2-px strokes along it) is re-tracked
    at the finer pitch.
 5. **Honesty.** ``detect_grid`` reports ``has_grid=False`` when the coherence peak does not stand
