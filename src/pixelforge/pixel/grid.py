@@ -1128,7 +1128,8 @@ def _snap_blends(
         near = np.flatnonzero((n >= 2 * n[i]) & (d[i] < 2 * tol))
         if len(near):
             target[i] = near[np.argmin(d[i, near])]
-    # Follow chains (a satellite of a satellite): counts grow along every link, so they end.
+    # Follow chains (a blend snapped to a satellite, a satellite of a satellite): every satellite
+    # link at least doubles the count and blends only point at reliable clusters, so chains end.
     for _ in range(k):
         nxt = target[target]
         if (nxt == target).all():
