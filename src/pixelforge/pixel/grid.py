@@ -375,16 +375,16 @@ def _axis(
     # Finer grids worth a look: harmonics that keep most of the coherence. Each is tracked and
     # coarsened by the landmark test in _coarsest; the finest result that survives wins.
     harms = [h for h in (2, 3) if f * h <= fmax and _value_at(freqs, spec, f * h) >= 0.85 * c]
+
+    def multiples(fh: float, first: int, last: int) -> list[int]:
+        # Coarser grids worth a try from fh: multiples whose period keeps half the coherence.
+        return [
+            m for m in range(first, last + 1) if fh / m >= fmin and _value_at(freqs, spec, fh / m) >= 0.5 * c
+        ]
+
     fine_list = []
     for h in [1, *harms]:
-        fh = f * h
-        mults = [1]
-        for mult in range(2, 16 * h + 1):
-            if fh / mult < fmin:
-                break
-            if _value_at(freqs, spec, fh / mult) >= 0.5 * c:
-                mults.append(mult)
-        fine_list.append((fh, tuple(mults), False))
+        fine_list.append((f * h, (1, *multiples(f * h, 2, 16 * h)), False))
     if 2 not in harms and 2 * f <= fmax:
         # Art drawn mostly in 2-px strokes, few edges: the strongest period is about two cells and,
         # from so few edges, up to a tenth off (measured 1.7-2.6 cells on JPEG'd icons), so twice
@@ -392,10 +392,8 @@ def _axis(
         # it must show several clear edges off the coarser grid to be kept.
         fh = _peak(freqs, spec, 1.6 * f, min(2.5 * f, fmax))[0]
         if fh > 0:
-            mults = [1, 2] + [
-                m for m in range(3, 33) if fh / m >= fmin and _value_at(freqs, spec, fh / m) >= 0.5 * c
-            ]
-            fine_list.append((fh, tuple(mults), True))
+            # Twice that period is the strongest one, whatever the spectrum says exactly there.
+            fine_list.append((fh, (1, 2, *multiples(fh, 3, 32)), True))
     return _AxisCandidate(f, c, ratio, use_p2, fine_list)
 
 
@@ -956,11 +954,12 @@ def _finish(
     if merge_colors and opaque.any():
         noise = float(np.median(np.sqrt(cells.var[opaque] / np.maximum(cells.npix[opaque], 1))))
         spread = float(np.median(np.sqrt(cells.var[opaque])))
-        if img is not None and np.median(cells.npix[opaque]) < 4:
+        read = float(np.median(cells.npix[opaque]))
+        if img is not None and read < 4:
             # Cells read from one or two pixels (small, blurred cells) show no noise of their own:
             # read it from the image's pixel-to-pixel steps instead.
             spread = max(spread, _pixel_noise(img))
-            noise = max(noise, spread / np.sqrt(float(np.median(cells.npix[opaque]))))
+            noise = max(noise, spread / np.sqrt(read))
         if spread > 1.0:
             # JPEG keeps luma sharp and exact but subsamples and coarsely quantises chroma: one
             # flat colour comes back as several of the same luma and shifted hue. Where the
