@@ -103,6 +103,23 @@ def test_noisy_integer_upscale_over_a_flat_background():
     assert (np.abs(out.astype(int) - canvas.astype(int)).max(axis=2) <= 12).mean() > 0.97
 
 
+@pytest.mark.parametrize("size", [12, 20, 28])
+def test_noisy_eight_times_upscale_on_a_wide_margin(size):
+    # Cells of 8 px sit on JPEG's block boundaries; pixel noise raises every boundary alike, which
+    # once made the real grid look like block seams (removed, then read half a cell off). A small
+    # sprite leaves most landmarks of any grid edge-free, which once set the typical edge at the
+    # noise level and kept a 2-px grid (or no grid at all).
+    canvas = np.zeros((40, 40, 4), np.uint8)
+    canvas[...] = (255, 255, 255, 255)
+    o = (40 - size) // 2
+    canvas[o : o + size, o : o + size] = make_sprite(size, size, seed=size, n_colors=4, transparent=False)
+    img = enlarge(canvas, 8).astype(np.float64)
+    img[..., :3] += np.random.default_rng(size).normal(0, 10, img[..., :3].shape)
+    out = recover_native(np.clip(np.round(img), 0, 255).astype(np.uint8))
+    assert out.shape == canvas.shape
+    assert (np.abs(out.astype(int) - canvas.astype(int)).max(axis=2) <= 12).mean() > 0.99
+
+
 @pytest.mark.parametrize(("s", "sigma"), [(6.3, 1.3), (9.1, 1.9)])
 def test_heavily_blurred_fractional_upscale(s, sigma):
     # Blur of ~0.2 cell: the second difference of each blurred step has two lobes half a cell

@@ -222,12 +222,20 @@ def _deblock(p1: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if n < 32:
         return p1, p2
     j = np.arange(7, n - 1, 8)  # p1[j]: step between pixels j and j+1, i.e. boundary j+1 = 8k
-    on = p1[j].mean()
-    off = (p1.sum() - p1[j].sum()) / max(n - len(j), 1)
+    rest = max(n - len(j), 1)
+    # Seams must stand out of the raw profile (weaker ones do not make a grid of their own).
+    if not p1[j].mean() > 1.3 * (p1.sum() - p1[j].sum()) / rest:
+        return p1, p2
+    # Whether a real grid made them is judged above the noise floor: pixel noise adds the same to
+    # every boundary, and on a noisy image of 8-px cells it hid that the other boundaries carry no
+    # edges at all (noise-1114: on/off 5 raw, 111 above the floor; its grid was taken for seams).
+    c = np.maximum(p1 - np.median(p1), 0.0)
+    on = c[j].mean()
+    off = (c.sum() - c[j].sum()) / rest
     # A real grid of pitch 4, 12, 20... puts several times the average energy on every 8k
     # boundary, but as much on every 8k+4 one; JPEG seams (measured: under 2x the average) do not.
-    half = p1[np.arange(3, n - 1, 8)].mean()
-    if not (1.3 * off < on < 12 * off) or (on > 3 * off and on < 1.5 * half):
+    half = c[np.arange(3, n - 1, 8)].mean()
+    if not on < 12 * off or (on > 3 * off and on < 1.5 * half):
         return p1, p2
     p1 = p1.copy()
     p1[j] = 0.5 * (p1[j - 1] + p1[j + 1])
@@ -572,6 +580,20 @@ def _coarsen(
     # from positions that cannot hold the edges being tested, so many real off-grid edges do not
     # raise it.
     noise_thr = 2.0 * float(np.percentile(eb, 90)) if len(eb) else 0.0
+    # The same bar read without the window where that reaches a landmark (at pitch 2-3 it picks up
+    # the landmarks' own edges); the sprite's extent is between its outermost edges above it.
+    win_mid = int(np.ceil(s / 2 - 0.5)) - 1
+    if win_mid >= win:
+        bare_thr = noise_thr
+    else:
+        qmid = maximum_filter1d(q, 2 * win_mid + 1) if win_mid > 0 else q
+        bare_thr = 2.0 * float(np.percentile(_at(qmid, mids, offset), 90)) if len(mids) else 0.0
+    edged_idx = np.flatnonzero(em > bare_thr)
+    span = (
+        (marks >= marks[edged_idx[0]]) & (marks <= marks[edged_idx[-1]])
+        if len(edged_idx)
+        else np.ones(len(marks), bool)
+    )
     best = fine
     for m in mults[1:]:
         if len(marks) < 2 * m or s * m > n / _MIN_CELLS:
@@ -599,6 +621,12 @@ def _coarsen(
             # median is the noise level: for a guessed pitch, judge by the landmarks with an edge.
             edged = on[on > 2.0 * float(np.median(eb))] if len(eb) else on
             typical = float(np.median(edged)) if len(edged) else typical
+        elif typical <= 0.5 * bare_thr:
+            # Most kept landmarks hold nothing but noise: a small sprite on a wide noisy margin,
+            # whose landmarks beyond its outermost clear edges are edge-free on any grid. Judge by
+            # the landmarks between those edges.
+            inside = on[span[kept]]
+            typical = float(np.median(inside)) if len(inside) else typical
         thr = max(min(noise_thr, 0.5 * typical), rel * typical)
         # One landmark just over the bar (within a quarter) among dozens is what noise does to a
         # bar set by the 90th percentile of a few dozen samples; a real edge clears it further.
