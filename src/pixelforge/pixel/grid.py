@@ -621,12 +621,13 @@ def _coarsen(
             # median is the noise level: for a guessed pitch, judge by the landmarks with an edge.
             edged = on[on > 2.0 * float(np.median(eb))] if len(eb) else on
             typical = float(np.median(edged)) if len(edged) else typical
-        elif typical <= 0.5 * bare_thr:
+        elif typical <= 0.5 * bare_thr and len(edged_idx) >= 4:
             # Most kept landmarks hold nothing but noise: a small sprite on a wide noisy margin,
             # whose landmarks beyond its outermost clear edges are edge-free on any grid. Judge by
-            # the landmarks between those edges.
+            # the landmarks between those edges, when they clearly stand out of the noise there.
             inside = on[span[kept]]
-            typical = float(np.median(inside)) if len(inside) else typical
+            if len(inside) and float(np.median(inside)) >= 2.0 * bare_thr:
+                typical = float(np.median(inside))
         thr = max(min(noise_thr, 0.5 * typical), rel * typical)
         # One landmark just over the bar (within a quarter) among dozens is what noise does to a
         # bar set by the 90th percentile of a few dozen samples; a real edge clears it further.
