@@ -120,6 +120,19 @@ def test_noisy_eight_times_upscale_on_a_wide_margin(size):
     assert (np.abs(out.astype(int) - canvas.astype(int)).max(axis=2) <= 12).mean() > 0.99
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_noisiest_reads_of_a_colour_join_it(seed):
+    # Cells of 5.5 px are read from 4-9 pixels; under noise sigma 14 the noisiest reads of a
+    # colour fall outside the clustering distance and once made clusters of their own, coloured
+    # like nothing in the art (5-8 % of the cells).
+    native = make_sprite(40, 40, seed=seed, n_colors=5, transparent=False)
+    img = _fractional(native, 5.5, phase=1.0).astype(np.float64)
+    img[..., :3] += np.random.default_rng(seed).normal(0, 14, img[..., :3].shape)
+    out = recover_native(np.clip(np.round(img), 0, 255).astype(np.uint8))
+    assert out.shape == native.shape
+    assert (np.abs(out.astype(int) - native.astype(int)).max(axis=2) > 8).mean() < 0.03
+
+
 @pytest.mark.parametrize(("s", "sigma"), [(6.3, 1.3), (9.1, 1.9)])
 def test_heavily_blurred_fractional_upscale(s, sigma):
     # Blur of ~0.2 cell: the second difference of each blurred step has two lobes half a cell

@@ -26,6 +26,8 @@ How it works (per axis, x and y independently):
    hardened at 128, and on noisy/compressed inputs near-identical cell colours are merged into one
    so a flat area comes back as one colour (on JPEG 4:2:0 inputs, told by chroma steps softer than
    luma steps, "near" is measured on luma with chroma at a third: JPEG moves hue, not lightness).
+   The noisiest reads of a colour, which fall outside that distance, join a much bigger cluster
+   when their read noise explains the difference.
    Colours read only from cells that straddle an edge (not flat inside) are blends: they take the
    colour of a nearby cluster of flat cells; a flat cell keeps its colour, however rare.
    Fake pixels are square: an axis at 2-3x the other's pitch (2-px strokes along it) is re-tracked
@@ -1000,6 +1002,7 @@ def _finish(
                 tol=float(np.clip(3.0 * noise + 4.0, 5.0, 16.0)),
                 var=cells.var,
                 space=_JPEG_SPACE if subsampled else None,
+                sigma=spread / np.sqrt(np.maximum(cells.npix, 1)),
             )
     out = np.zeros((*mean.shape[:2], 4), np.uint8)
     out[..., :3] = np.where(opaque[..., None], rgb, 0).astype(np.uint8)
@@ -1098,6 +1101,7 @@ def _merge_colors(
     max_clusters: int = 512,
     var: np.ndarray | None = None,
     space: np.ndarray | None = None,
+    sigma: np.ndarray | None = None,
 ) -> np.ndarray:
     """Leader clustering of opaque cell colours (distance < tol in RGB, or in ``space @ rgb`` when a
     linear colour space is given), most frequent first; each cluster takes its members' mean colour."""
@@ -1122,6 +1126,8 @@ def _merge_colors(
     label = np.empty(nk, np.int64)
     label[order] = lab
     cell_label = label[inv]
+    if sigma is not None and space is None and n_leaders > 1:
+        cell_label, n_leaders = _absorb_satellites(cols, cell_label, n_leaders, sigma[opaque])
     n = np.bincount(cell_label, minlength=n_leaders)[:, None]
     # Cells whose insides are not flat straddle a blurred edge and are pulled towards a neighbour:
     # weigh members by how flat they are (the noise variance sets the floor), so a cluster takes
@@ -1164,6 +1170,36 @@ def _merge_colors(
     out = np.clip(np.round(rgb), 0, 255)
     out[opaque] = means[cell_label]
     return out
+
+
+def _absorb_satellites(
+    cols: np.ndarray, label: np.ndarray, k: int, sigma: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Give the cells of small clusters that a much bigger cluster explains to that cluster.
+
+    Leader clustering cuts at a fixed distance, so the noisiest reads of a common colour (cells
+    read from few pixels) fall just outside it and lead clusters of their own, a few cells each,
+    coloured like nothing in the art. A cell joins a cluster at least four times the size of its
+    own when it lies within four standard errors of that cluster's centre (its own read noise,
+    never less than the image's): under white noise one read in a thousand lies further out.
+    """
+    n = np.bincount(label, minlength=k)
+    centres = np.stack([np.bincount(label, weights=cols[:, i], minlength=k) for i in range(3)], axis=1)
+    centres /= np.maximum(n, 1)[:, None]
+    idx = np.flatnonzero(4 * n[label] <= n.max())
+    if not len(idx):
+        return label, k
+    label = label.copy()
+    for start in range(0, len(idx), 4096):  # bounded (cells x clusters) distance blocks
+        part = idx[start : start + 4096]
+        d = np.sqrt(((cols[part, None, :] - centres[None]) ** 2).sum(axis=2))
+        ok = (n[None, :] >= 4 * n[label[part]][:, None]) & (d <= 4.0 * sigma[part][:, None])
+        d = np.where(ok, d, np.inf)
+        j = d.argmin(axis=1)
+        moved = np.isfinite(d[np.arange(len(part)), j])
+        label[part[moved]] = j[moved]
+    used, label = np.unique(label, return_inverse=True)
+    return label.ravel(), len(used)
 
 
 def _unmix(
