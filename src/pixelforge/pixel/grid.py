@@ -251,10 +251,11 @@ def _deblock(p1: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _premultiplied(chunk: np.ndarray) -> np.ndarray:
     """uint16 copy of an RGBA block with colour premultiplied by alpha: transparent pixels of any
-    RGB look the same. Premultiplying is per pixel, so any split into blocks gives the same."""
+    RGB look the same. Premultiplying is per pixel, so any split into blocks gives the same.
+    An opaque block comes back as RGB only: its alpha steps are all zero."""
     alpha = chunk[..., 3]
     if alpha.min() == 255:
-        return chunk.astype(np.uint16)
+        return chunk[..., :3].astype(np.uint16)
     if ((alpha - np.uint8(1)) < 254).any():  # some alpha strictly between 0 and 255
         a = chunk.astype(np.uint16)
         a[..., :3] = a[..., :3] * a[..., 3:4] // 255  # <= 255 * 255, fits uint16
@@ -271,12 +272,13 @@ def _down_profiles(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     p2 = np.zeros(max(n - 2, 0))
     if n < 2:
         return p1, p2
-    # One row step per call holds at most 511 * 4 * columns: int32 sums cannot overflow.
     flat = _premultiplied(np.ascontiguousarray(block)).view(np.int16).reshape(n, -1)
     d1 = flat[1:] - flat[:-1]  # |d1| <= 255
-    p1[:] = np.abs(d1).sum(axis=1, dtype=np.int32)
     if n >= 3:
-        p2[:] = np.abs(d1[1:] - d1[:-1]).sum(axis=1, dtype=np.int32)
+        d2 = d1[1:] - d1[:-1]
+        # A row step holds at most 510 * 4 * columns: int32 sums cannot overflow.
+        p2[:] = np.abs(d2, out=d2).sum(axis=1, dtype=np.int32)
+    p1[:] = np.abs(d1, out=d1).sum(axis=1, dtype=np.int32)
     return p1, p2
 
 
@@ -288,12 +290,13 @@ def _axis_profiles(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return p1, p2
     for r0 in range(0, lines.shape[0], _ROW_CHUNK):
         a = _premultiplied(np.ascontiguousarray(lines[r0 : r0 + _ROW_CHUNK]))
-        flat = a.view(np.int16).reshape(a.shape[0], -1)  # (lines, n*4): neighbours 4 apart
-        d1 = flat[:, 4:] - flat[:, :-4]  # |d1| <= 255
+        k = a.shape[2]
+        flat = a.view(np.int16).reshape(a.shape[0], -1)  # (lines, n*k): neighbours k apart
+        d1 = flat[:, k:] - flat[:, :-k]  # |d1| <= 255
         if n >= 3:
-            d2 = np.abs(d1[:, 4:] - d1[:, :-4])  # <= 510
-            p2 += _column_sums(d2).reshape(n - 2, 4).sum(axis=1)
-        p1 += _column_sums(np.abs(d1)).reshape(n - 1, 4).sum(axis=1)
+            d2 = d1[:, k:] - d1[:, :-k]
+            p2 += _column_sums(np.abs(d2, out=d2)).reshape(n - 2, k).sum(axis=1)  # <= 510
+        p1 += _column_sums(np.abs(d1, out=d1)).reshape(n - 1, k).sum(axis=1)
     return p1, p2
 
 
