@@ -1205,8 +1205,8 @@ def _absorb_satellites(
     Leader clustering cuts at a fixed distance, so the noisiest reads of a common colour (cells
     read from few pixels) fall just outside it and lead clusters of their own, a few cells each,
     coloured like nothing in the art. A cell joins a cluster at least four times the size of its
-    own when it lies within four standard errors of that cluster's centre (its own read noise,
-    never less than the image's): under white noise one read in a thousand lies further out.
+    own when it lies within four standard errors of that cluster's centre (the image's noise over
+    the pixels the cell was read from): under white noise one read in a thousand lies further out.
     """
     n = np.bincount(label, minlength=k)
     centres = np.stack([np.bincount(label, weights=cols[:, i], minlength=k) for i in range(3)], axis=1)
