@@ -638,8 +638,13 @@ def _coarsen(
             # The tracker bent the coarse grid to pass through off-grid edges (a drifting grid
             # changes its pitch by a few percent per cell, never by a third): they are real.
             continue
+        # The coarse grid merges a border cell narrower than half its pitch into its neighbour;
+        # the boundary it dropped there is still one of its own, not an odd one. Art that reaches
+        # the image border (a crop, a tile) has an edge there, which kept every finer harmonic of
+        # clean full-bleed upscales.
         kept = _nearest_distance(marks, cmarks) <= 0.3 * s
-        off, on = em[~kept], em[kept]
+        dropped = _nearest_distance(marks, cmarks[[0, -1]] + np.array([-1.0, 1.0]) * coarse.cell) <= 0.3 * s
+        off, on = em[~kept & ~dropped], em[kept]
         if not len(on) or not len(off):
             continue
         typical = float(np.median(on))
@@ -868,8 +873,17 @@ def _inner_ranges(
     edges: np.ndarray, n: int, frac: float = 0.25, min_margin: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Integer [lo, hi) of the inner part of each cell (``frac`` of it, and at least ``min_margin``
-    pixels, trimmed each side), >= 1 pixel (the middle one when nothing is left)."""
-    a, b = edges[:-1], edges[1:]
+    pixels, trimmed each side), >= 1 pixel (the middle one when nothing is left).
+
+    A border cell over a third wider than its neighbour holds a merged sliver of the cell beyond
+    the image edge, wide enough to reach the inner part: it is read as if it were its neighbour's
+    width, from the side away from the border."""
+    a, b = edges[:-1].copy(), edges[1:].copy()
+    if len(a) >= 2:
+        if b[0] - a[0] > 4 / 3 * (b[1] - a[1]):
+            a[0] = b[0] - (b[1] - a[1])
+        if b[-1] - a[-1] > 4 / 3 * (b[-2] - a[-2]):
+            b[-1] = a[-1] + (b[-2] - a[-2])
     width = b - a
     margin = np.maximum(frac * width, min_margin)
     lo = np.ceil(a + margin - 0.5).astype(np.int64)
