@@ -67,6 +67,104 @@ def test_crops_of_integer_upscales_at_any_phase(h, w, k, oy, ox, seed):
     assert any(win.shape == out.shape and np.array_equal(win, out) for win in windows)
 
 
+def _tile_crop(native: np.ndarray, s: float, oy: int, ox: int) -> np.ndarray:
+    """One period of a seamless tile enlarged to about ``s`` (exactly round(n s) / n per axis, so
+    the enlargement tiles too), cut at image offset (oy, ox)."""
+    h, w = native.shape[:2]
+    H, W = round(h * s), round(w * s)
+    ys = np.floor((np.arange(oy, oy + H) + 0.5) * h / H).astype(int) % h
+    xs = np.floor((np.arange(ox, ox + W) + 0.5) * w / W).astype(int) % w
+    return np.ascontiguousarray(native[ys][:, xs])
+
+
+def _first_cell(o: int, s: float, n: int) -> int:
+    """The native cell a tile cut at ``o`` (see _tile_crop) starts with: the one cut by the border
+    when at least half of it lies in the image, else the next."""
+    size = round(n * s)
+    idx = np.floor((np.arange(o, o + size) + 0.5) * n / size).astype(int)
+    head = int((idx == idx[0]).sum())  # pixels of the cut cell at the image's start
+    full = int((np.floor((np.arange(size) + 0.5) * n / size).astype(int) == idx[0] % n).sum())
+    return int(idx[0] % n) if head >= 0.5 * full else int((idx[0] + 1) % n)
+
+
+@pytest.mark.parametrize(("s", "oy", "ox"), [(6.0, 7, 5), (6.37, 20, 3), (7.11, 0, 33), (9.5, 41, 50)])
+def test_seamless_tiles_recover_whole_periods(s, oy, ox):
+    # A tile cut anywhere: the cell across the wrap seam is one cell, read from both sides, and
+    # the result tiles too; its first row / column is the cell that holds the image's first.
+    native = make_sprite(16, 20, seed=int(s * 10), n_colors=6, transparent=False)
+    tile = _tile_crop(native, s, oy, ox)
+    g = detect_grid(tile, wrap_x=True, wrap_y=True)
+    assert g.has_grid and (g.width, g.height) == (20, 16)
+    assert g.x.wrapped and g.y.wrapped
+    out = recover_native(tile, wrap_x=True, wrap_y=True)
+    expected = np.roll(native, (-_first_cell(oy, s, 16), -_first_cell(ox, s, 20)), axis=(0, 1))
+    assert np.array_equal(out, expected)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    h=st.integers(8, 24),
+    w=st.integers(8, 24),
+    s=st.floats(3.5, 10.0),
+    oy=st.integers(0, 400),
+    ox=st.integers(0, 400),
+    seed=st.integers(0, 10_000),
+    transparent=st.booleans(),
+)
+def test_any_cut_of_a_tile_wraps_back_to_it(h, w, s, oy, ox, seed, transparent):
+    native = make_sprite(h, w, seed, 6, transparent=transparent)
+    assume(_varied(native))
+    out = recover_native(_tile_crop(native, s, oy, ox), wrap_x=True, wrap_y=True)
+    # The same tile, its first cell the one holding the image's first pixel (give or take one
+    # where the tracked boundary lies within half a pixel of the image border).
+    fy, fx = _first_cell(oy, s, h), _first_cell(ox, s, w)
+    shifts = [(fy + dy, fx + dx) for dy in (0, -1, 1) for dx in (0, -1, 1)]
+    assert any(np.array_equal(out, np.roll(native, (-a, -b), axis=(0, 1))) for a, b in shifts)
+
+
+def test_wrapping_one_axis_only_and_noisy_tiles():
+    from scipy.ndimage import gaussian_filter
+
+    native = make_sprite(18, 22, seed=4, n_colors=5, transparent=False)
+    s = 7.3
+    tile = _tile_crop(native, s, 11, 29).astype(np.float64)
+    # Blur and noise that wrap like the tile does.
+    tile[..., :3] = gaussian_filter(tile[..., :3], sigma=(1.2, 1.2, 0), mode="wrap")
+    tile[..., :3] += np.random.default_rng(0).normal(0, 6, tile[..., :3].shape)
+    tile = np.clip(np.round(tile), 0, 255).astype(np.uint8)
+    out = recover_native(tile, wrap_x=True, wrap_y=True)
+    assert out.shape == native.shape
+    # The top border cuts a cell 4 px into its 7.3: which comes first is a half-pixel call.
+    fy, fx = _first_cell(11, s, 18), _first_cell(29, s, 22)
+    best = max(
+        (
+            np.abs(out.astype(int) - np.roll(native, (-(fy + a), -(fx + b)), axis=(0, 1)).astype(int)).max(
+                axis=2
+            )
+            <= 12
+        ).mean()
+        for a in (-1, 0, 1)
+        for b in (-1, 0, 1)
+    )
+    assert best > 0.97
+    # Only x wraps: y keeps its border cells (the top one, 11 px into a cell, is kept).
+    g = detect_grid(tile, wrap_x=True)
+    assert g.x.wrapped and not g.y.wrapped
+    assert g.width == 22 and g.height in (18, 19)
+
+
+def test_wrap_does_not_invent_a_grid():
+    rng = np.random.default_rng(3)
+    from scipy.ndimage import gaussian_filter
+
+    photo = gaussian_filter(rng.normal(128, 60, (96, 96, 3)), sigma=(3, 3, 0), mode="wrap")
+    img = np.concatenate(
+        [np.clip(photo, 0, 255).astype(np.uint8), np.full((96, 96, 1), 255, np.uint8)], axis=2
+    )
+    assert not detect_grid(img, wrap_x=True, wrap_y=True).has_grid
+    assert np.array_equal(recover_native(img, wrap_x=True, wrap_y=True), img)
+
+
 @settings(max_examples=15, deadline=None)
 @given(h=st.integers(8, 24), w=st.integers(8, 24), k=st.integers(3, 10), seed=st.integers(0, 10_000))
 def test_tiling_two_by_two_keeps_the_grid(h, w, k, seed):
