@@ -35,6 +35,19 @@ def test_fix_recovers_the_native_sprite(tmp_path):
     assert np.array_equal(_load(tmp_path / "c.png"), enlarge(native, 2))
 
 
+def test_fix_reads_a_seamless_tile_as_one(tmp_path):
+    native = make_sprite(12, 14, seed=5, transparent=False)
+    # A tile cut 4 px into a 7 px cell: as borders, one partial cell each side.
+    src = _save(np.roll(enlarge(native, 7), (-4, -4), axis=(0, 1)), tmp_path / "tile.png")
+    res = runner.invoke(app, ["fix", str(src), "-o", str(tmp_path / "out.png"), "--tile"])
+    assert res.exit_code == 0, res.output
+    assert "14x12" in res.output
+    out = _load(tmp_path / "out.png")
+    assert any(np.array_equal(out, np.roll(native, (-a, -a), axis=(0, 1))) for a in (0, 1))
+    res = runner.invoke(app, ["fix", str(src), "-o", str(tmp_path / "x.png"), "--tile-x", "--cell", "7"])
+    assert res.exit_code != 0 and "not with --cell" in res.output
+
+
 def test_fix_says_when_there_is_no_grid(tmp_path):
     src = _save(make_sprite(40, 40, seed=1), tmp_path / "native.png")
     res = runner.invoke(app, ["fix", str(src), "-o", str(tmp_path / "out.png")])

@@ -53,10 +53,22 @@ def fix(
     cell: Annotated[
         float | None, typer.Option("--cell", min=1.0, help="Known cell size in pixels (skips detection).")
     ] = None,
+    tile: Annotated[
+        bool,
+        typer.Option(
+            "--tile",
+            help="The image is a seamless tile: its grid wraps around both edges (so does the result).",
+        ),
+    ] = False,
+    tile_x: Annotated[bool, typer.Option("--tile-x", help="Seamless along x only.")] = False,
+    tile_y: Annotated[bool, typer.Option("--tile-y", help="Seamless along y only.")] = False,
 ) -> None:
     """Recover the native pixel grid of an enlarged / blurred / compressed pixel-art image."""
     from pixelforge.pixel import detect_grid, recover_native, sample_grid, upscale
 
+    wrap_x, wrap_y = tile or tile_x, tile or tile_y
+    if cell is not None and (wrap_x or wrap_y):
+        raise typer.BadParameter("--tile/--tile-x/--tile-y apply to detection; not with --cell")
     img = load_rgba(input)
     if cell is not None:
         h, w = img.shape[:2]
@@ -67,7 +79,7 @@ def fix(
         out = sample_grid(img, np.unique(xs), np.unique(ys))
         typer.echo(f"cell {cell:g} px (given) -> {out.shape[1]}x{out.shape[0]}")
     else:
-        grid = detect_grid(img)
+        grid = detect_grid(img, wrap_x=wrap_x, wrap_y=wrap_y)
         out = recover_native(img, grid)
         if grid.has_grid:
             typer.echo(

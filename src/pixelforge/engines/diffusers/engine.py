@@ -266,7 +266,9 @@ class DiffusersEngine:
         results: list[list[np.ndarray]] = []
         offset = 0
         for req, _, _ in batch:
-            images = [self._to_art(f, req, plan) for f in frames[offset : offset + req.num_images]]
+            # A render made seamless in the convolutions is a tile: its grid wraps around.
+            wrap = (req.tile_x, req.tile_y) if conv_tiled else (False, False)
+            images = [self._to_art(f, req, plan, wrap) for f in frames[offset : offset + req.num_images]]
             offset += req.num_images
             if (request.tile_x or request.tile_y) and not conv_tiled:
                 images = [pixel.make_seamless(img, request.tile_x, request.tile_y) for img in images]
@@ -549,7 +551,13 @@ class DiffusersEngine:
                 pipe.unload_ip_adapter()
         return np.asarray(out.images), denoiser is not None
 
-    def _to_art(self, frame: np.ndarray, request: GenerationRequest, plan: RenderPlan) -> np.ndarray:
+    def _to_art(
+        self,
+        frame: np.ndarray,
+        request: GenerationRequest,
+        plan: RenderPlan,
+        wrap: tuple[bool, bool] = (False, False),
+    ) -> np.ndarray:
         """A rendered frame (float RGB at about native × k) → RGBA art at exactly the native size."""
         k = plan.scale
         rgb = (np.clip(frame[..., :3], 0.0, 1.0) * 255.0).round().astype(np.uint8)
@@ -557,22 +565,32 @@ class DiffusersEngine:
         if (rgb.shape[1], rgb.shape[0]) != target:
             rgb = np.asarray(Image.fromarray(rgb).resize(target, Image.Resampling.BILINEAR))
         rgba = np.concatenate([rgb, np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=2)
-        art = recover_art(rgba, request.width, request.height, k, plan.family)
+        art = recover_art(rgba, request.width, request.height, k, plan.family, wrap)
         if plan.family.palette_colors:
             art = pixel.reduce_colors(art, plan.family.palette_colors)
         return np.ascontiguousarray(art, dtype=np.uint8)
 
 
-def recover_art(rgba: np.ndarray, width: int, height: int, k: int, spec: FamilySpec) -> np.ndarray:
+def recover_art(
+    rgba: np.ndarray,
+    width: int,
+    height: int,
+    k: int,
+    spec: FamilySpec,
+    wrap: tuple[bool, bool] = (False, False),
+) -> np.ndarray:
     """Native-size art from a render at ``width*k × height*k``.
 
     ``grid = "detect"`` looks for the fake-pixel grid the model actually drew (pixel-art LoRAs draw
     cells of about k pixels, but not phase-aligned to the image corner) and samples it when it has
     exactly the native cell count; otherwise, and with ``grid = "fixed"``, each k×k block becomes
-    one pixel (``pixel.downscale``).
+    one pixel (``pixel.downscale``). ``wrap`` (x, y): the render is a seamless tile along that axis,
+    so the cell across its wrap seam is one cell, read from both sides, and the art tiles too.
     """
     if spec.grid == "detect" and k > 1:
-        info = pixel.detect_grid(rgba, min_cell=max(2.0, 0.6 * k), max_cell=1.6 * k)
+        info = pixel.detect_grid(
+            rgba, min_cell=max(2.0, 0.6 * k), max_cell=1.6 * k, wrap_x=wrap[0], wrap_y=wrap[1]
+        )
         if info.has_grid and (info.width, info.height) == (width, height):
             return pixel.recover_native(rgba, info)
     return pixel.downscale(rgba, k, method=spec.downscale)
