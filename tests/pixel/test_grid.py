@@ -370,6 +370,18 @@ def test_border_slivers_tie_merges_the_smaller_unless_it_has_an_edge():
     assert kept[1] == pytest.approx(6.6)
 
 
+def test_a_clear_border_sliver_merges_even_with_an_edge():
+    # 345 px at 12.31: 28 cells either way; a 3.1-px sliver with an edge at the top (art cut by the
+    # border) against an unedged 9.2-px (0.75) cell at the bottom. Edges first kept the sliver and
+    # merged the bottom cell: every row one off.
+    from pixelforge.pixel.grid import _merge_small
+
+    inner = np.linspace(3.1 + 12.31, 345 - 9.2, 27)
+    edges = np.concatenate([[0.0, 3.1], inner, [345.0]])
+    merged = _merge_small(edges, 12.31, edged=(True, False))
+    assert merged[1] == pytest.approx(inner[0]) and merged[-2] == pytest.approx(345 - 9.2)
+
+
 def test_large_cells_at_1024_are_not_halved():
     native = make_sprite(16, 16, seed=2, n_colors=4, transparent=False)
     img = enlarge(native, 64)
