@@ -29,6 +29,7 @@ REGIMES = (
     "ai_like",
     "large",
     "mono",
+    "crop",
 )
 
 
@@ -160,6 +161,27 @@ def bilinear(native: np.ndarray, scale: float) -> np.ndarray:
     return np.asarray(Image.fromarray(native, "RGBA").resize(size, Image.Resampling.BILINEAR))
 
 
+def _crop_case(rng, n: int, m: int, scale: float, name: str) -> Case:
+    """Full-bleed art (a scene, a texture) enlarged, then cut out of the enlargement at any pixel
+    offset: art reaches every border and the border cells are cut anywhere, slivers included.
+    The truth holds the cells of which at least half lies in the cut (the benchmark's convention
+    for border cells)."""
+    art = np.tile(sprite(rng, n, m, transparent=False), (2, 2, 1))
+    art = art[int(rng.integers(0, n)) :][:, int(rng.integers(0, m)) :][: n + 2, : m + 2]
+    off = (float(rng.uniform(0, scale)), float(rng.uniform(0, scale)))
+    keep = []
+    for cells, o in zip((n, m), off, strict=True):
+        length = round(cells * scale)
+        idx = np.floor((np.arange(length) + o + 0.5) / scale).astype(np.int64)
+        counts = np.bincount(idx, minlength=cells + 2)
+        kept = np.flatnonzero(counts >= scale / 2)
+        keep.append((idx, kept))
+    (iy, ky), (ix, kx) = keep
+    img = art[iy][:, ix]
+    native = art[ky][:, kx]
+    return Case(name, "crop", np.ascontiguousarray(native), np.ascontiguousarray(img), scale)
+
+
 def make_case(regime: str, seed: int) -> Case:
     rng = np.random.default_rng(seed * 1009 + REGIMES.index(regime))
     if regime == "large":
@@ -176,6 +198,8 @@ def make_case(regime: str, seed: int) -> Case:
     drift = 0.0
     if regime == "integer":
         scale = float(max(4, min(16, round(scale))))
+    if regime == "crop":
+        return _crop_case(rng, n, m, scale, f"{regime}-{seed}")
     if regime == "mono":
         # A silhouette / one-colour icon on transparency: the whole shape is in the alpha channel.
         ink = np.append(rng.integers(40, 256, 3), 255).astype(np.uint8)
