@@ -431,6 +431,15 @@ def test_tiny_inputs(shape):
     assert recover_native(img).shape == img.shape
 
 
+def test_a_strip_borrows_the_pitch_the_other_axis_ends_up_with():
+    # A one-cell-high strip: y has no edges and takes x's pitch. It once took x's spectral peak,
+    # which for sharp edges can be a harmonic (pitch 2 of 6: three rows for one).
+    strip = np.tile(enlarge(make_sprite(1, 10, seed=3, transparent=False), 6), (1, 3, 1))
+    g = detect_grid(strip)
+    assert (g.width, g.height) == (30, 1)
+    assert g.cell_y == pytest.approx(6.0, rel=0.02)
+
+
 def test_one_row_strip_borrows_nothing_and_keeps_size():
     strip = enlarge(make_sprite(1, 40, seed=4, transparent=False), 1)
     out = recover_native(strip)

@@ -504,15 +504,18 @@ def _reconcile(gx, gy, q1x, q2x, q1y, q2y, w, h):
     """Square-ish cells: when one axis is weak (few edges, e.g. a 1xN strip) borrow the other."""
     if gx is None and gy is None:
         return None, None
-    strong = gx if gy is None else gy if gx is None else None
-    if strong is None:
+    if gx is not None and gy is not None:
         ok_x, ok_y = _own_pitch_ok(gx), _own_pitch_ok(gy)
         if ok_x and not ok_y:
-            strong, gy = gx, None
+            gy = None
         elif ok_y and not ok_x:
-            strong, gx = gy, None
-    gx, trk_x, tx = _fit_axis(gx, strong, q1x, q2x, w)
-    gy, trk_y, ty = _fit_axis(gy, strong, q1y, q2y, h)
+            gx = None
+    if gx is None:  # the weak axis borrows the pitch the strong one ends up with, not its peak
+        gy, trk_y, ty = _fit_axis(gy, None, q1y, q2y, h)
+        gx, trk_x, tx = _fit_axis(None, replace(gy, f=1.0 / ty.cell), q1x, q2x, w)
+    else:
+        gx, trk_x, tx = _fit_axis(gx, None, q1x, q2x, w)
+        gy, trk_y, ty = _fit_axis(gy, replace(gx, f=1.0 / tx.cell), q1y, q2y, h)
     if not tx.borrowed and not ty.borrowed:
         # Fake pixels are square. Art drawn mostly in 2-px strokes can hide its odd boundaries
         # along one axis only, which then comes out at about twice the other's pitch: track it at
