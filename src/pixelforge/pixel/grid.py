@@ -1254,8 +1254,7 @@ def _merge_colors(
     _, inv, counts = np.unique(packed, return_inverse=True, return_counts=True)
     inv = inv.ravel()
     nk = len(counts)
-    centers = np.stack([np.bincount(inv, weights=feat[:, i], minlength=nk) for i in range(3)], axis=1)
-    centers /= counts[:, None]
+    centers = _group_sums(feat, inv, nk) / counts[:, None]
     order = np.argsort(-counts, kind="stable")  # most frequent first
     lab = _leader_labels(centers[order], tol, max_clusters)
     if lab is None:
@@ -1286,8 +1285,7 @@ def _merge_colors(
         for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0))
     )
     wgt = wgt * (4.0 ** same[opaque])
-    sums = np.zeros((n_leaders, 3))
-    np.add.at(sums, cell_label, cols * wgt[:, None])
+    sums = _group_sums(cols * wgt[:, None], cell_label, n_leaders)
     wsum = np.bincount(cell_label, weights=wgt, minlength=n_leaders)[:, None]
     means = sums / np.maximum(wsum, 1e-12)
     means = np.round(_unmix(means, cols, cell_label, lab_img, wgt))
@@ -1322,8 +1320,7 @@ def _absorb_satellites(
     the pixels the cell was read from): under white noise one read in a thousand lies further out.
     """
     n = np.bincount(label, minlength=k)
-    centres = np.stack([np.bincount(label, weights=cols[:, i], minlength=k) for i in range(3)], axis=1)
-    centres /= np.maximum(n, 1)[:, None]
+    centres = _group_sums(cols, label, k) / np.maximum(n, 1)[:, None]
     idx = np.flatnonzero(4 * n[label] <= n.max())
     if not len(idx):
         return label, k
@@ -1377,8 +1374,7 @@ def _unmix(
         d, r = nb - own, ycc - own
         leak = (wgt[:, None] * r * d).sum(axis=0) / np.maximum((wgt[:, None] * d * d).sum(axis=0), 1e-9)
         leak = np.clip(leak, 0.0, 0.5)
-        sums = np.zeros((k, 3))
-        np.add.at(sums, cell_label, (ycc - leak * nb) * wgt[:, None])
+        sums = _group_sums((ycc - leak * nb) * wgt[:, None], cell_label, k)
         means = np.clip((sums / wsum / (1 - leak)) @ to_rgb, 0, 255)
     return means
 
@@ -1427,6 +1423,13 @@ def _snap_blends(
             break
         target = nxt
     return means[target]
+
+
+def _group_sums(values: np.ndarray, label: np.ndarray, n: int) -> np.ndarray:
+    """Per-label sums of the rows of ``values`` (labels 0..n-1), one bincount per column."""
+    return np.stack(
+        [np.bincount(label, weights=values[:, i], minlength=n) for i in range(values.shape[1])], axis=1
+    )
 
 
 def _group_medians(v: np.ndarray, label: np.ndarray, n: int) -> np.ndarray:
