@@ -171,8 +171,8 @@ def _crop_case(rng, n: int, m: int, scale: float, name: str) -> Case:
     off = (float(rng.uniform(0, scale)), float(rng.uniform(0, scale)))
     keep = []
     for cells, o in zip((n, m), off, strict=True):
-        length = round(cells * scale)
-        idx = np.floor((np.arange(length) + o + 0.5) / scale).astype(np.int64)
+        # An offset o into the enlargement is a phase of -o (no cell index reaches cells + 2).
+        idx = _coords(cells + 2, round(cells * scale), scale, -o, 0.0, rng)
         counts = np.bincount(idx, minlength=cells + 2)
         kept = np.flatnonzero(counts >= scale / 2)
         keep.append((idx, kept))
