@@ -438,6 +438,11 @@ class _AxisCandidate:
     fine: list = field(default_factory=list)  # [(frequency, multiples to try)]
 
 
+# How coherent (share of the fine peak's coherence) a coarser, non-subharmonic peak must be to
+# replace a 2-3 px one; 0.8-0.99 all fixed the one case seen (large-1610), none moved 2,488 others.
+_ALIAS_KEEP = 0.95
+
+
 def _axis(
     q1: np.ndarray, q2: np.ndarray, n: int, min_cell: float, max_cell: float | None
 ) -> _AxisCandidate | None:
@@ -459,6 +464,17 @@ def _axis(
     f, c, ratio = _peak(freqs, spec, fmin, fmax)
     if f <= 0:
         return None
+    if f > 1 / 3 and f / 2.5 >= fmin:
+        # A few edges can all share a 2-3 px period by chance: a symmetric sprite with 43-px cells
+        # whose twelve boundaries all rounded to even pixels had coherence 1 at a 2-px pitch, and
+        # no whole multiple of 2 px reaches 42.67. A coarser peak just as coherent that is not a
+        # subharmonic of the fine one is then the grid; a real 2-3 px grid's coarser coherent
+        # peaks sit at whole multiples of its period. (Not applied to longer periods: blur keeps
+        # coarse peaks coherent while it weakens the pitch itself.)
+        fl, cl, rl = _peak(freqs, spec, fmin, f / 2.5)
+        r = f / fl if fl > 0 else 0.0
+        if fl > 0 and cl >= _ALIAS_KEEP * c and abs(r - round(r)) > 0.2:
+            f, c, ratio = fl, cl, rl
     # The strongest period may be a multiple of the true pitch (art drawn mostly in 2-px strokes
     # puts most edges on every other boundary) or a fraction of it (sharp edges give strong
     # harmonics). Start from the finest harmonic that keeps half the coherence, list the multiples
