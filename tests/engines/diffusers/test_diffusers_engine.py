@@ -296,8 +296,10 @@ def test_grid_recovery_of_a_seamless_render_reads_it_as_a_tile():
         return float((np.abs(out.astype(int) - art.astype(int)).max(axis=2) <= 8).mean())
 
     wrapped = recover_art(tile, 16, 12, 8, detect, wrap=(True, True))
-    assert cells_right(wrapped) > 0.97  # measured 0.979
-    assert cells_right(recover_art(tile, 16, 12, 8, detect)) < 0.95  # read as borders: 0.927
+    # Measured 0.979 when added, 1.0 since the unblur strength is chosen per image (d6b1481);
+    # read as borders it was 0.927 then and is 1.0 now too, so only the wrapped reading is held.
+    assert cells_right(wrapped) > 0.97
+    assert wrapped.shape == art.shape
 
 
 class CancelAfter(CancelToken):
