@@ -438,11 +438,6 @@ class _AxisCandidate:
     fine: list = field(default_factory=list)  # [(frequency, multiples to try)]
 
 
-# How coherent (share of the fine peak's coherence) a coarser, non-subharmonic peak must be to
-# replace a 2-3 px one; 0.8-0.99 all fixed the one case seen (large-1610), none moved 2,488 others.
-_ALIAS_KEEP = 0.95
-
-
 def _axis(
     q1: np.ndarray, q2: np.ndarray, n: int, min_cell: float, max_cell: float | None
 ) -> _AxisCandidate | None:
@@ -464,17 +459,6 @@ def _axis(
     f, c, ratio = _peak(freqs, spec, fmin, fmax)
     if f <= 0:
         return None
-    if f > 1 / 3 and f / 2.5 >= fmin:
-        # A few edges can all share a 2-3 px period by chance: a symmetric sprite with 43-px cells
-        # whose twelve boundaries all rounded to even pixels had coherence 1 at a 2-px pitch, and
-        # no whole multiple of 2 px reaches 42.67. A coarser peak just as coherent that is not a
-        # subharmonic of the fine one is then the grid; a real 2-3 px grid's coarser coherent
-        # peaks sit at whole multiples of its period. (Not applied to longer periods: blur keeps
-        # coarse peaks coherent while it weakens the pitch itself.)
-        fl, cl, rl = _peak(freqs, spec, fmin, f / 2.5)
-        r = f / fl if fl > 0 else 0.0
-        if fl > 0 and cl >= _ALIAS_KEEP * c and abs(r - round(r)) > 0.2:
-            f, c, ratio = fl, cl, rl
     # The strongest period may be a multiple of the true pitch (art drawn mostly in 2-px strokes
     # puts most edges on every other boundary) or a fraction of it (sharp edges give strong
     # harmonics). Start from the finest harmonic that keeps half the coherence, list the multiples
@@ -538,20 +522,26 @@ def _reconcile(gx, gy, q1x, q2x, q1y, q2y, w, h):
         # Fake pixels are square. Art drawn mostly in 2-px strokes can hide its odd boundaries
         # along one axis only, which then comes out at about twice the other's pitch: track it at
         # the other axis's pitch instead (finer never loses a detail; coarser does).
+        # First, though, an axis whose few edges share a short period only by chance takes the
+        # other's pitch (_coarser_fits); squaring up before it locked that chance pitch in.
         if tx.cell > ty.cell:
-            tx = _square_up(trk_x, gx, tx, ty)
             ty = _coarser_fits(trk_y, gy, ty, tx)
+            tx = _square_up(trk_x, gx, tx, ty)
         else:
-            ty = _square_up(trk_y, gy, ty, tx)
             tx = _coarser_fits(trk_x, gx, tx, ty)
+            ty = _square_up(trk_y, gy, ty, tx)
     return tx, ty
 
 
 def _coarser_fits(trk: _Tracker, cand: _AxisCandidate, fine: AxisGrid, coarse: AxisGrid) -> AxisGrid:
     """An axis at several times finer a pitch than the other, whose edges all sit on the other's
     grid just as well, takes that pitch. Few edges can share a short period by chance (a 42.67-px
-    grid repeats every 128 px; with the right phase all its edges fall on even pixels, period 2)."""
-    if coarse.cell / fine.cell <= 3.3:
+    grid repeats every 128 px; with the right phase all its edges fall on even pixels, period 2).
+
+    From 2.8x: 2-px strokes hide odd boundaries at 1.7-2.6x (measured on JPEG'd icons), where
+    the coarse axis squares up instead; large-1610 was 3.05x (72x72 for 24x24), and 1.7 turned
+    11 real icons of 2,488 benchmark cases to half size."""
+    if coarse.cell / fine.cell <= 2.8:
         return fine
     if _coherence_at(trk.q, 1.0 / coarse.cell) < 0.95 * _coherence_at(trk.q, 1.0 / fine.cell):
         return fine
