@@ -1311,16 +1311,8 @@ def _merge_colors(
     are checked for being the fringe of a bigger one (:func:`_climb_satellites`)."""
     cols = rgb[opaque]
     feat = cols if space is None else cols @ space.T
-    q = np.round(feat / (tol / 2)).astype(np.int64)
-    # One int64 key per quantised colour, in the same (lexicographic) order as its three values:
-    # a 1-D unique is far cheaper than np.unique(axis=0).
-    q -= q.min(axis=0) if len(q) else 0
-    base = int(q.max()) + 1 if len(q) else 1
-    packed = (q[:, 0] * base + q[:, 1]) * base + q[:, 2]
-    _, inv, counts = np.unique(packed, return_inverse=True, return_counts=True)
-    inv = inv.ravel()
+    inv, counts, centers = _colour_bins(feat, tol / 2)
     nk = len(counts)
-    centers = _group_sums(feat, inv, nk) / counts[:, None]
     order = np.argsort(-counts, kind="stable")  # most frequent first
     lab = _leader_labels(centers[order], tol, max_clusters)
     if lab is None:
@@ -1399,13 +1391,7 @@ def _climb_satellites(
     # The density from reads binned at half the kernel width (their mean per bin, weighted by the
     # count): the same climb to within a few hundredths of a kernel, at a cost that does not grow
     # with the image (16 MP: a million cells, a few thousand bins).
-    q = np.round(cols / (0.5 * h)).astype(np.int64)
-    q -= q.min(axis=0)
-    base = int(q.max()) + 1
-    _, inv, counts = np.unique(
-        (q[:, 0] * base + q[:, 1]) * base + q[:, 2], return_inverse=True, return_counts=True
-    )
-    bins = _group_sums(cols, inv.ravel(), len(counts)) / counts[:, None]
+    _, counts, bins = _colour_bins(cols, 0.5 * h)
     # Only a satellite within climbing reach of a bigger cluster (a few kernel widths past its cut).
     reach = tol + 4.0 * h
     for i in np.flatnonzero((bigger & (d <= reach)).any(axis=1)):
@@ -1426,12 +1412,8 @@ def _climb_satellites(
             target[i] = j
     if (target == np.arange(k)).all():
         return label, k
-    for _ in range(k):  # a satellite of a satellite: every link at least quadruples the count
-        nxt = target[target]
-        if (nxt == target).all():
-            break
-        target = nxt
-    used, label = np.unique(target[label], return_inverse=True)
+    # A satellite of a satellite: every link at least quadruples the count, so chains end.
+    used, label = np.unique(_follow_chains(target)[label], return_inverse=True)
     return label.ravel(), len(used)
 
 
@@ -1544,12 +1526,30 @@ def _snap_blends(
             target[i] = near[np.argmin(d[i, near])]
     # Follow chains (a blend snapped to a satellite, a satellite of a satellite): every satellite
     # link at least doubles the count and blends only point at reliable clusters, so chains end.
-    for _ in range(k):
+    return means[_follow_chains(target)]
+
+
+def _follow_chains(target: np.ndarray) -> np.ndarray:
+    """Each index's final target along ``target`` links (chains that end; a fixed point ends one)."""
+    for _ in range(len(target)):
         nxt = target[target]
         if (nxt == target).all():
             break
         target = nxt
-    return means[target]
+    return target
+
+
+def _colour_bins(points: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bin colour points on a grid of ``step``: each point's bin, the bins' counts and mean points."""
+    q = np.round(points / step).astype(np.int64)
+    # One int64 key per quantised colour, in the same (lexicographic) order as its three values:
+    # a 1-D unique is far cheaper than np.unique(axis=0).
+    q -= q.min(axis=0) if len(q) else 0
+    base = int(q.max()) + 1 if len(q) else 1
+    packed = (q[:, 0] * base + q[:, 1]) * base + q[:, 2]
+    _, inv, counts = np.unique(packed, return_inverse=True, return_counts=True)
+    inv = inv.ravel()
+    return inv, counts, _group_sums(points, inv, len(counts)) / counts[:, None]
 
 
 def _group_sums(values: np.ndarray, label: np.ndarray, n: int) -> np.ndarray:
