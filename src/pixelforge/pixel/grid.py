@@ -33,7 +33,8 @@ How it works (per axis, x and y independently):
    Colours read only from cells that straddle an edge (not flat inside) are blends: they take the
    colour of a nearby cluster of flat cells; a flat cell keeps its colour, however rare.
    Fake pixels are square: an axis at 2-3x the other's pitch (2-px strokes along it) is re-tracked
-   at the finer pitch.
+   at the finer pitch. Art drawn almost all in 2-px strokes is also read at half the chosen pitch:
+   a few full colour steps inside the chosen cells (a 3-px bar) make that finer grid the answer.
    A seamless tile (``wrap_x`` / ``wrap_y``) is tracked over three periods of itself; one period
    of boundaries is kept, so the cell across the wrap seam is one cell and the result tiles too.
 5. **Honesty.** ``detect_grid`` reports ``has_grid=False`` when the coherence peak does not stand
@@ -195,9 +196,11 @@ def _detect(
     (q1x, q2x), (q1y, q2y) = ((_clean(p1), _clean(p2)) for p1, p2 in _profiles(img))
     gx = _axis(q1x, q2x, w, min_cell, max_cell)
     gy = _axis(q1y, q2y, h, min_cell, max_cell)
-    gx, gy = _reconcile(gx, gy, q1x, q2x, q1y, q2y, w, h)
-    if gx is None or gy is None:
+    fits = _reconcile(gx, gy, q1x, q2x, q1y, q2y, w, h)
+    if fits is None:
         return None, None
+    fx, fy = fits
+    gx, gy = _split_by_colour(img, fx, fy)
     if gx.count < 1 or gy.count < 1 or (gx.cell < min_cell and gy.cell < min_cell):
         return None, None
     cells = _sample_axes(img, gx, gy)
@@ -208,7 +211,9 @@ def _detect(
     confidence = float(min(1.0, confidence * (0.5 + coh)))
     # A real fake-pixel grid puts nearly all edge energy near its lines (>= 0.87 measured on every
     # degraded regime of the benchmark; photos and native art give 0.4-0.73).
-    on_grid = min(gx.on_grid, gy.on_grid)
+    # Judged on the grids before any colour split: at half the pitch the same edges, blurred, spill
+    # outside the narrower windows, and the split only refines a grid already found.
+    on_grid = min(fx.grid.on_grid, fy.grid.on_grid)
     # A peak that stands out of the spectrum on both axes; or, where few edges make broad spectral
     # lobes, nearly all edges of each axis on a period of its own, the two periods agreeing (square
     # cells found independently). Grid-free images: coherence <= 0.72 on 120 of them.
@@ -502,10 +507,10 @@ def _axis(
     return _AxisCandidate(f, c, ratio, use_p2, fine_list)
 
 
-def _reconcile(gx, gy, q1x, q2x, q1y, q2y, w, h):
+def _reconcile(gx, gy, q1x, q2x, q1y, q2y, w, h) -> tuple[_AxisFit, _AxisFit] | None:
     """Square-ish cells: when one axis is weak (few edges, e.g. a 1xN strip) borrow the other."""
     if gx is None and gy is None:
-        return None, None
+        return None
     if gx is not None and gy is not None:
         ok_x, ok_y = _own_pitch_ok(gx), _own_pitch_ok(gy)
         if ok_x and not ok_y:
@@ -530,7 +535,7 @@ def _reconcile(gx, gy, q1x, q2x, q1y, q2y, w, h):
         else:
             tx = _coarser_fits(trk_x, gx, tx, ty)
             ty = _square_up(trk_y, gy, ty, tx)
-    return tx, ty
+    return _AxisFit(tx, trk_x, gx), _AxisFit(ty, trk_y, gy)
 
 
 def _coarser_fits(trk: _Tracker, cand: _AxisCandidate, fine: AxisGrid, coarse: AxisGrid) -> AxisGrid:
@@ -604,6 +609,124 @@ class _Tracker:
     def at(self, f: float, cand: _AxisCandidate) -> AxisGrid:
         """The grid of frequency ``f`` tracked like ``cand`` (same profile kind and confidence)."""
         return self.track(_AxisCandidate(f, cand.coherence, cand.ratio, cand.use_p2))
+
+
+@dataclass
+class _AxisFit:
+    """The grid chosen for one axis, with the tracker and candidate it came from."""
+
+    grid: AxisGrid
+    trk: _Tracker
+    cand: _AxisCandidate
+
+    def halved(self) -> AxisGrid:
+        """This axis tracked at half its chosen pitch (usually tracked already while choosing)."""
+        c = _AxisCandidate(2.0 / self.grid.cell, self.cand.coherence, self.cand.ratio, self.cand.use_p2)
+        return self.trk.track(c, borrowed=self.grid.borrowed)
+
+
+# The colour test of a grid at half the chosen pitch: its cells must be at least this wide for
+# their inner part (the middle half) to be read clear of the boundaries.
+_SPLIT_MIN_CELL = 4.0
+# Clear colour steps on boundaries the chosen grid lacks that make an axis take the finer grid.
+_SPLIT_STEPS = 3
+# A clear step: an RGB distance over this plus half the step across the pair (see _odd_steps).
+_STEP_MIN = 30.0
+
+
+def _split_by_colour(img: np.ndarray, fx: _AxisFit, fy: _AxisFit) -> tuple[AxisGrid, AxisGrid]:
+    """The chosen grids, or the grids at half their pitch where the colours show cells that small.
+
+    Icons drawn in 2-px strokes put nearly all their edges on every other boundary of the true
+    grid; the few odd ones (a 3-px ray, a 1-px offset) are a few short edges, lost in profiles
+    summed over whole lines (the sun icon's rays are 4 of 68 boundary segments), and the coarse
+    tracker takes them for noise. Read in 2-D they are plain: two cells of the finer grid that the
+    coarse grid holds as one differ by the full ink contrast. So each axis is also read at half
+    its pitch and the boundaries the coarse grid lacks are looked at cell by cell (_odd_steps);
+    an axis with a few clear steps there takes the finer grid, and so does the other axis when it
+    is left at about twice that pitch (fake pixels are square)."""
+    grids = (fx.grid, fy.grid)
+    halves = tuple(f.halved() if f.grid.cell / 2 >= _SPLIT_MIN_CELL else None for f in (fx, fy))
+    if halves == (None, None):
+        return grids
+    hx, hy = (h if h is not None else g for h, g in zip(halves, grids, strict=True))
+    reads = _four_point_reads(img, hx, hy)
+    cols, opaque = reads[..., :3], reads[..., 3] >= 128
+    steps = (
+        _odd_steps(cols, opaque, hx, fx.grid) if halves[0] is not None else 0,
+        _odd_steps(cols.transpose(1, 0, 2), opaque.T, hy, fy.grid) if halves[1] is not None else 0,
+    )
+    split = [n >= _SPLIT_STEPS for n in steps]
+    if not any(split):
+        return grids
+    out = [h if s else g for h, s, g in zip(halves, split, grids, strict=True)]
+    for i in (0, 1):
+        if not split[i] and halves[i] is not None and grids[i].cell >= 1.7 * out[1 - i].cell:
+            out[i] = halves[i]
+    # Few edges give a pitch up to a tenth off, and tracked at half of it the grid slips a cell
+    # where the edges are sparse (24 cells came back as 21 or 22): a slipped or non-square result
+    # is not taken, and the coarse grid stays.
+    widths = [_regular_widths(g) for g in out]
+    if any(w is None for w in widths) or abs(widths[0] / widths[1] - 1) > 0.1:
+        return grids
+    return out[0], out[1]
+
+
+def _regular_widths(g: AxisGrid) -> float | None:
+    """The median interior cell width of ``g`` when every interior cell is within 40 % of it."""
+    w = np.diff(g.edges[1:-1])
+    if not len(w):
+        return g.cell
+    med = float(np.median(w))
+    return med if bool((np.abs(w / med - 1) <= 0.4).all()) else None
+
+
+def _four_point_reads(img: np.ndarray, gx: AxisGrid, gy: AxisGrid) -> np.ndarray:
+    """Mean RGBA of four pixels inside every cell (a quarter and three quarters of the way across
+    its inner part, as _sample_cells places two samples per axis): enough to tell full colour
+    changes apart, at a fraction of the cost of a full read."""
+    picks = []
+    for g, n in ((gy, img.shape[0]), (gx, img.shape[1])):
+        lo, hi = _inner_ranges(g.edges, n, 0.4 if g.soft else 0.25, 2.0 * g.blur)
+        size = np.maximum(hi - lo, 1)
+        picks.append((lo[:, None] + (np.array([0.25, 0.75]) * size[:, None]).astype(np.int64)).ravel())
+    yi, xi = picks
+    rows = img.take(yi, axis=0).astype(np.uint16)  # 4 * 255 fits
+    rows = rows[0::2] + rows[1::2]
+    sub = rows.take(xi, axis=1)
+    return (sub[:, 0::2] + sub[:, 1::2]) / 4.0
+
+
+def _odd_steps(cols: np.ndarray, opaque: np.ndarray, fine: AxisGrid, coarse: AxisGrid) -> int:
+    """Clear colour steps along axis 1 of ``cols`` (cells of ``fine``) on boundaries of ``fine``
+    that lie well inside a cell of ``coarse`` (at least 0.6 fine cells from its boundaries).
+
+    If ``coarse`` is right, the two fine cells either side of such a boundary are halves of one
+    cell and differ only by what blur carries in from the cells beyond: a step of at most a
+    fraction of the step across the pair. A clear step is more than half that across-the-pair step
+    plus _STEP_MIN (JPEG and noise on a few pixels' read), and at least half a typical real edge
+    (the median clear step on boundaries both grids share): an odd boundary of pixel art is a full
+    colour change, not a shade."""
+    fe = fine.edges
+    k = np.arange(2, len(fe) - 2)  # boundary fe[k] lies between cells k-1 and k, two cells each side
+    if not len(k):
+        return 0
+    dist = _nearest_distance(fe[k], coarse.edges) / fine.cell
+
+    def clear_steps(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        step = np.sqrt(((cols[:, k - 1] - cols[:, k]) ** 2).sum(axis=2))
+        across = np.sqrt(((cols[:, k - 2] - cols[:, k + 1]) ** 2).sum(axis=2))
+        ok = opaque[:, k - 2] & opaque[:, k - 1] & opaque[:, k] & opaque[:, k + 1]
+        return step, ok & (step > 0.5 * across + _STEP_MIN)
+
+    step, clear = clear_steps(k[dist >= 0.6])
+    if clear.sum() < _SPLIT_STEPS:
+        return 0  # most images: nothing more to read
+    shared_step, shared_clear = clear_steps(k[dist <= 0.3])
+    typical = shared_step[shared_clear]
+    if not typical.size:
+        return 0
+    return int((clear & (step >= 0.5 * float(np.median(typical)))).sum())
 
 
 def _square_up(trk: _Tracker, cand: _AxisCandidate, coarse: AxisGrid, fine: AxisGrid) -> AxisGrid:
