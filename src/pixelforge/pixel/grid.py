@@ -664,10 +664,20 @@ def _split_by_colour(img: np.ndarray, fx: _AxisFit, fy: _AxisFit) -> tuple[AxisG
         if not split[i] and halves[i] is not None and grids[i].cell >= 1.7 * out[1 - i].cell:
             out[i] = halves[i]
     # Few edges give a pitch up to a tenth off, and tracked at half of it the grid slips a cell
-    # where the edges are sparse (24 cells came back as 21 or 22): a slipped or non-square result
-    # is not taken, and the coarse grid stays.
+    # where the edges are sparse (24 cells came back as 21 or 22). Fake pixels are square: an axis
+    # that slipped or disagrees with a regular one is tracked again at that one's pitch (first at
+    # the pitch of an axis the colours split). A result still slipped or not square is not taken,
+    # and the coarse grids stay.
+    fits = (fx, fy)
     widths = [_regular_widths(g) for g in out]
     if any(w is None for w in widths) or abs(widths[0] / widths[1] - 1) > 0.1:
+        for i in sorted((0, 1), key=lambda i: not split[i]):
+            if widths[i] is not None and out[1 - i] is halves[1 - i] and not out[1 - i].borrowed:
+                other = fits[1 - i].trk.at(1.0 / out[i].cell, fits[1 - i].cand)
+                w = _regular_widths(other)
+                if w is not None and abs(w / widths[i] - 1) <= 0.1:
+                    out[1 - i] = other
+                    return out[0], out[1]
         return grids
     return out[0], out[1]
 
