@@ -407,6 +407,24 @@ def test_a_few_odd_edges_keep_the_grid_of_two_px_stroke_art():
     assert min(right) >= 0.97
 
 
+def test_the_colour_split_keeps_to_min_cell():
+    # The same renders with min_cell above the finer pitch: the 12-cell grid is the answer, not
+    # "no grid" (the split must not go below what the caller allows).
+    from benchmarks.pixel import synth
+
+    on = np.array([[ch == "#" for ch in row] for row in _TWO_PX])
+    icon = np.empty((24, 24, 4), np.uint8)
+    icon[...] = (40, 50, 90, 255)
+    icon[on, :3] = (240, 200, 60)
+    rng = np.random.default_rng(0)
+    img = synth.jpeg(
+        synth.noise(synth.blur(synth.enlarge(icon, 9.5, (1.0, -2.0), 0.15, rng), 1.1), 5.0, rng), 85
+    )
+    assert detect_grid(img).width == 24
+    info = detect_grid(img, min_cell=12.0)
+    assert info.has_grid and info.cell_x > 12.0 and info.width < 24
+
+
 def test_blurred_large_cells_are_not_split_by_colour():
     # Two colours in random 12x12 cells at 19x, blurred at the top of the benchmark's range
     # (sigma 2.2 px), noisy and JPEG'd: halves of one cell differ by what blur carries in, which

@@ -200,7 +200,7 @@ def _detect(
     if fits is None:
         return None, None
     fx, fy = fits
-    gx, gy = _split_by_colour(img, fx, fy)
+    gx, gy = _split_by_colour(img, fx, fy, min_cell)
     if gx.count < 1 or gy.count < 1 or (gx.cell < min_cell and gy.cell < min_cell):
         return None, None
     cells = _sample_axes(img, gx, gy)
@@ -634,7 +634,9 @@ _SPLIT_STEPS = 3
 _STEP_MIN = 30.0
 
 
-def _split_by_colour(img: np.ndarray, fx: _AxisFit, fy: _AxisFit) -> tuple[AxisGrid, AxisGrid]:
+def _split_by_colour(
+    img: np.ndarray, fx: _AxisFit, fy: _AxisFit, min_cell: float = MIN_CELL
+) -> tuple[AxisGrid, AxisGrid]:
     """The chosen grids, or the grids at half their pitch where the colours show cells that small.
 
     Icons drawn in 2-px strokes put nearly all their edges on every other boundary of the true
@@ -644,9 +646,10 @@ def _split_by_colour(img: np.ndarray, fx: _AxisFit, fy: _AxisFit) -> tuple[AxisG
     coarse grid holds as one differ by the full ink contrast. So each axis is also read at half
     its pitch and the boundaries the coarse grid lacks are looked at cell by cell (_odd_steps);
     an axis with a few clear steps there takes the finer grid, and so does the other axis when it
-    is left at about twice that pitch (fake pixels are square)."""
+    is left at about twice that pitch (fake pixels are square). Never below ``min_cell``."""
     grids = (fx.grid, fy.grid)
-    halves = tuple(f.halved() if f.grid.cell / 2 >= _SPLIT_MIN_CELL else None for f in (fx, fy))
+    least = max(_SPLIT_MIN_CELL, min_cell)
+    halves = tuple(f.halved() if f.grid.cell / 2 >= least else None for f in (fx, fy))
     if halves == (None, None):
         return grids
     hx, hy = (h if h is not None else g for h, g in zip(halves, grids, strict=True))
@@ -663,23 +666,36 @@ def _split_by_colour(img: np.ndarray, fx: _AxisFit, fy: _AxisFit) -> tuple[AxisG
     for i in (0, 1):
         if not split[i] and halves[i] is not None and grids[i].cell >= 1.7 * out[1 - i].cell:
             out[i] = halves[i]
-    # Few edges give a pitch up to a tenth off, and tracked at half of it the grid slips a cell
-    # where the edges are sparse (24 cells came back as 21 or 22). Fake pixels are square: an axis
-    # that slipped or disagrees with a regular one is tracked again at that one's pitch (first at
-    # the pitch of an axis the colours split). A result still slipped or not square is not taken,
-    # and the coarse grids stay.
-    fits = (fx, fy)
+    squared = _square_halves(
+        out, [h is not None and o is h for h, o in zip(halves, out, strict=True)], split, (fx, fy)
+    )
+    return squared if squared is not None else grids
+
+
+def _square_halves(
+    out: list[AxisGrid], halved: list[bool], split: list[bool], fits: tuple[_AxisFit, _AxisFit]
+) -> tuple[AxisGrid, AxisGrid] | None:
+    """``out`` if both axes are regular and square, else a halved axis tracked again at the other's
+    pitch if that makes them so, else None.
+
+    Few edges give a pitch up to a tenth off, and tracked at half of it the grid slips a cell
+    where the edges are sparse (24 cells came back as 21 or 22). Fake pixels are square: the axis
+    that slipped or disagrees is tracked at the regular one's pitch, first at the pitch of an axis
+    the colours split."""
     widths = [_regular_widths(g) for g in out]
-    if any(w is None for w in widths) or abs(widths[0] / widths[1] - 1) > 0.1:
-        for i in sorted((0, 1), key=lambda i: not split[i]):
-            if widths[i] is not None and out[1 - i] is halves[1 - i] and not out[1 - i].borrowed:
-                other = fits[1 - i].trk.at(1.0 / out[i].cell, fits[1 - i].cand)
-                w = _regular_widths(other)
-                if w is not None and abs(w / widths[i] - 1) <= 0.1:
-                    out[1 - i] = other
-                    return out[0], out[1]
-        return grids
-    return out[0], out[1]
+    if widths[0] is not None and widths[1] is not None and abs(widths[0] / widths[1] - 1) <= 0.1:
+        return out[0], out[1]
+    for i in sorted((0, 1), key=lambda i: not split[i]):
+        j = 1 - i
+        if widths[i] is None or not halved[j] or out[j].borrowed:
+            continue
+        other = fits[j].trk.at(1.0 / out[i].cell, fits[j].cand)
+        w = _regular_widths(other)
+        if w is not None and abs(w / widths[i] - 1) <= 0.1:
+            out = list(out)
+            out[j] = other
+            return out[0], out[1]
+    return None
 
 
 def _regular_widths(g: AxisGrid) -> float | None:
