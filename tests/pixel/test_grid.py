@@ -558,6 +558,9 @@ def test_large_cells_at_1024_are_not_halved():
         # A symmetric 24x24 sprite at 42.67x: its twelve x boundaries all rounded to even pixels,
         # coherence 1 at a 2-px pitch, and it came back 72x72 (a third of the pitch).
         "large-1610",
+        # A 24x24 sprite at 42.67x with nine x boundaries, all on even pixels: the 2-px period's
+        # 9th multiple (18 px) was kept at 2.37x the y pitch, under the 2.8x rule (57x56).
+        "large-1801",
     ],
 )
 def test_benchmark_cases_that_came_back_at_a_fraction_of_the_pitch(case):

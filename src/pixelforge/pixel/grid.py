@@ -545,8 +545,11 @@ def _coarser_fits(trk: _Tracker, cand: _AxisCandidate, fine: AxisGrid, coarse: A
 
     From 2.8x: 2-px strokes hide odd boundaries at 1.7-2.6x (measured on JPEG'd icons), where
     the coarse axis squares up instead; large-1610 was 3.05x (72x72 for 24x24), and 1.7 turned
-    11 real icons of 2,488 benchmark cases to half size."""
-    if coarse.cell / fine.cell <= 2.8:
+    11 real icons of 2,488 benchmark cases to half size. From any ratio when the axis's own
+    strongest period is that parity coincidence (2 px): large-1801 took a 2-px period's 9th
+    multiple, 18 px, at 2.37x the other axis's 42.67 (57x56 for 24x24)."""
+    parity_only = cand.f >= 1.0 / 2.2
+    if coarse.cell / fine.cell <= (1.0 if parity_only else 2.8):
         return fine
     if _coherence_at(trk.q, 1.0 / coarse.cell) < 0.95 * _coherence_at(trk.q, 1.0 / fine.cell):
         return fine
