@@ -1013,7 +1013,9 @@ def _on_grid_share(q: np.ndarray, x: np.ndarray, marks: np.ndarray, s: float) ->
 
 def _nearest_distance(x: np.ndarray, marks: np.ndarray) -> np.ndarray:
     """Distance from each position to the nearest of the sorted, non-empty ``marks``."""
-    j = np.clip(np.searchsorted(marks, x), 0, len(marks) - 1)
+    # np.minimum, not np.clip: this runs thousands of times per image and np.clip's Python-level
+    # argument checks cost more than the work.
+    j = np.minimum(np.searchsorted(marks, x), len(marks) - 1)
     return np.minimum(np.abs(x - marks[j]), np.abs(x - marks[np.maximum(j - 1, 0)]))
 
 
@@ -1042,7 +1044,8 @@ def _border_edges_seen(q: np.ndarray, edges: np.ndarray, s: float, offset: float
 
 def _at(qmax: np.ndarray, pos: np.ndarray, offset: float) -> np.ndarray:
     """Profile values (usually max-filtered) at image positions; profile sample i sits at i + offset."""
-    return qmax[np.clip(np.round(pos - offset).astype(np.int64), 0, len(qmax) - 1)]
+    i = np.round(pos - offset).astype(np.int64)
+    return qmax[np.minimum(np.maximum(i, 0), len(qmax) - 1)]  # not np.clip: see _nearest_distance
 
 
 def _merge_small(edges: np.ndarray, s: float, edged: tuple[bool, bool] | None = None) -> np.ndarray:
