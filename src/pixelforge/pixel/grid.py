@@ -219,7 +219,7 @@ def _detect(
     # cells found independently). Grid-free images: coherence <= 0.72 on 120 of them.
     agree = abs(gx.cell / gy.cell - 1) < 0.05 and not gx.borrowed and not gy.borrowed
     peaks_ok = ratio > 2.5 or (agree and min(gx.coherence, gy.coherence) >= _COHERENT)
-    has_grid = flat > 0.6 and peaks_ok and coh > 0.4 and on_grid > 0.8
+    has_grid = flat > 0.6 and peaks_ok and coh > 0.4 and on_grid > _ON_GRID
     if has_grid and min(gx.count, gy.count) <= 5:
         # A handful of cells is easy to fit by chance on native art (measured: 4x4 cells of
         # 20-24 px with 0.82 on-grid and 0.68 flatness); that few cells must be clean.
@@ -585,6 +585,8 @@ def _own_pitch_ok(cand: _AxisCandidate) -> bool:
 
 # Coherence that alone vouches for an axis's period.
 _COHERENT = 0.9
+# Share of an axis's edge energy near its grid's landmarks that a real grid shows (see _detect).
+_ON_GRID = 0.8
 
 
 class _Tracker:
@@ -759,9 +761,16 @@ def _odd_steps(cols: np.ndarray, opaque: np.ndarray, fine: AxisGrid, coarse: Axi
 
 
 def _square_up(trk: _Tracker, cand: _AxisCandidate, coarse: AxisGrid, fine: AxisGrid) -> AxisGrid:
-    if not 1.7 <= coarse.cell / fine.cell <= 3.3:
+    ratio = coarse.cell / fine.cell
+    # At any ratio, too, when the coarse axis's own grid fails the on-grid test and the fine one
+    # passes it: heavy blur on small cells left blur-1905 (seeds 1900, 4.9 px cells) with a 30-px
+    # y period holding 0.40 of its edges, and the whole image was answered "no grid".
+    lost = ratio > 3.3 and coarse.on_grid <= _ON_GRID and fine.on_grid > _ON_GRID
+    if not (1.7 <= ratio <= 3.3 or lost):
         return coarse
     finer = trk.at(1.0 / fine.cell, cand)
+    if lost:
+        return finer if finer.on_grid > _ON_GRID else coarse
     return finer if finer.on_grid >= coarse.on_grid - 0.1 else coarse
 
 
