@@ -398,7 +398,7 @@ def test_jpeg_scatter_of_small_cells_leaves_no_satellite_colours():
 def test_a_few_odd_edges_keep_the_grid_of_two_px_stroke_art():
     # Every stroke of _TWO_PX starts on an odd pixel; only the two 3-px bars (4 short edges of 68)
     # say the grid is 24 cells, not 12. Summed over whole lines they are noise-level, so the icon
-    # came back at half size (as did 9 of 80 real_ai_like Pixelarticons on seeds 0 and 1300-1600:
+    # came back at half size (as did 10 of 80 real_ai_like Pixelarticons on seeds 0 and 1300-1600:
     # sun, fish, window-frame...). Read in 2-D the bars are full ink-to-paper steps inside cells
     # of the 12-cell grid. Renders at 24x24: 0 of 8 before the colour split, 8 of 8 with it.
     icon, outs = _stroke_renders((240, 200, 60), (40, 50, 90), 9.5, 1.1, 5.0, 85, _TWO_PX)

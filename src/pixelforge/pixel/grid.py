@@ -658,14 +658,19 @@ def _split_by_colour(
     if halves == (None, None):
         return grids
     hx, hy = (h if h is not None else g for h, g in zip(halves, grids, strict=True))
-    reads = _four_point_reads(img, hx, hy)
+    reads, npix = _four_point_reads(img, hx, hy)
     cols, opaque = reads[..., :3], reads[..., 3] >= 128
+    # Variance of a read's RGB distance from its true colour under the image's pixel noise.
+    spread = 3.0 * _pixel_noise(img) ** 2 / npix
     steps = (
-        _odd_steps(cols, opaque, hx, fx.grid) if halves[0] is not None else 0,
-        _odd_steps(cols.transpose(1, 0, 2), opaque.T, hy, fy.grid) if halves[1] is not None else 0,
+        _odd_steps(cols, opaque, spread, hx, fx.grid) if halves[0] is not None else 0,
+        _odd_steps(cols.transpose(1, 0, 2), opaque.T, spread.T, hy, fy.grid) if halves[1] is not None else 0,
     )
     split = [n >= _SPLIT_STEPS for n in steps]
-    if not any(split):
+    # Both axes read at half the pitch must show odd steps: a coarse grid that lags a drifting
+    # one by ~0.4 cell in places puts real edges on its odd boundaries along that axis alone
+    # (drift-1013: 12 steps along y, none along x, and the sprite came back at twice its size).
+    if not any(split) or any(h is not None and n == 0 for h, n in zip(halves, steps, strict=True)):
         return grids
     out = [h if s else g for h, s, g in zip(halves, split, grids, strict=True)]
     for i in (0, 1):
@@ -712,31 +717,40 @@ def _regular_widths(g: AxisGrid) -> float | None:
     return med if bool((np.abs(w / med - 1) <= 0.4).all()) else None
 
 
-def _four_point_reads(img: np.ndarray, gx: AxisGrid, gy: AxisGrid) -> np.ndarray:
+def _four_point_reads(img: np.ndarray, gx: AxisGrid, gy: AxisGrid) -> tuple[np.ndarray, np.ndarray]:
     """Mean RGBA of four pixels inside every cell (a quarter and three quarters of the way across
-    its inner part, as _sample_cells places two samples per axis): enough to tell full colour
-    changes apart, at a fraction of the cost of a full read."""
-    picks = []
+    its middle third), and how many of them are distinct (1, 2 or 4: a third of a narrow cell can
+    be one pixel wide). Enough to tell full colour changes apart, at a fraction of the cost of a
+    full read; the middle third keeps the reads clear of the true edges where the finer grid is
+    tracked a pixel or two off (drift-2014 of seeds 2000: a read across an edge inside the coarse
+    cell looked like an odd boundary, and the sprite came back at twice its size)."""
+    picks, distinct = [], []
     for g, n in ((gy, img.shape[0]), (gx, img.shape[1])):
-        lo, hi = _inner_ranges(g.edges, n, 0.4 if g.soft else 0.25, 2.0 * g.blur)
+        lo, hi = _inner_ranges(g.edges, n, 0.4 if g.soft else 1 / 3, 2.0 * g.blur)
         size = np.maximum(hi - lo, 1)
         picks.append((lo[:, None] + (np.array([0.25, 0.75]) * size[:, None]).astype(np.int64)).ravel())
+        distinct.append(np.minimum(size, 2))
     yi, xi = picks
     rows = img.take(yi, axis=0).astype(np.uint16)  # 4 * 255 fits
     rows = rows[0::2] + rows[1::2]
     sub = rows.take(xi, axis=1)
-    return (sub[:, 0::2] + sub[:, 1::2]) / 4.0
+    return (sub[:, 0::2] + sub[:, 1::2]) / 4.0, np.outer(*distinct).astype(np.float64)
 
 
-def _odd_steps(cols: np.ndarray, opaque: np.ndarray, fine: AxisGrid, coarse: AxisGrid) -> int:
+def _odd_steps(
+    cols: np.ndarray, opaque: np.ndarray, spread: np.ndarray, fine: AxisGrid, coarse: AxisGrid
+) -> int:
     """Clear colour steps along axis 1 of ``cols`` (cells of ``fine``) on boundaries of ``fine``
     that lie well inside a cell of ``coarse`` (at least 0.6 fine cells from its boundaries).
 
     If ``coarse`` is right, the two fine cells either side of such a boundary are halves of one
-    cell and differ only by what blur carries in from the cells beyond: a step of at most a
-    fraction of the step across the pair. A clear step is more than half that across-the-pair step
-    plus _STEP_MIN (JPEG and noise on a few pixels' read), and at least half a typical real edge
-    (the median clear step on boundaries both grids share): an odd boundary of pixel art is a full
+    cell and differ only by what blur (and a boundary tracked a little off) carries in from the
+    cells beyond, each half from its own side: a fraction of the larger of the two outer steps
+    (half to outer neighbour). A dark cell between two light ones read as (50, 89) between 210 and
+    253 (blur-115) is that, not an edge. A clear step is more than half that outer step
+    plus _STEP_MIN (JPEG on a few pixels' read) plus four standard deviations of what pixel noise
+    does to it (``spread``: each read's variance), and at least half a typical real edge (the
+    median clear step on boundaries both grids share): an odd boundary of pixel art is a full
     colour change, not a shade."""
     fe = fine.edges
     k = np.arange(2, len(fe) - 2)  # boundary fe[k] lies between cells k-1 and k, two cells each side
@@ -746,9 +760,13 @@ def _odd_steps(cols: np.ndarray, opaque: np.ndarray, fine: AxisGrid, coarse: Axi
 
     def clear_steps(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         step = np.sqrt(((cols[:, k - 1] - cols[:, k]) ** 2).sum(axis=2))
-        across = np.sqrt(((cols[:, k - 2] - cols[:, k + 1]) ** 2).sum(axis=2))
+        outer = np.maximum(
+            np.sqrt(((cols[:, k - 2] - cols[:, k - 1]) ** 2).sum(axis=2)),
+            np.sqrt(((cols[:, k] - cols[:, k + 1]) ** 2).sum(axis=2)),
+        )
         ok = opaque[:, k - 2] & opaque[:, k - 1] & opaque[:, k] & opaque[:, k + 1]
-        return step, ok & (step > 0.5 * across + _STEP_MIN)
+        floor = _STEP_MIN + 4.0 * np.sqrt(spread[:, k - 1] + spread[:, k])
+        return step, ok & (step > 0.5 * outer + floor)
 
     step, clear = clear_steps(k[dist >= 0.6])
     if clear.sum() < _SPLIT_STEPS:
