@@ -631,11 +631,12 @@ class _AxisFit:
 
 
 # The colour test of a grid at half the chosen pitch: its cells must be at least this wide for
-# their inner part (the middle half) to be read clear of the boundaries.
+# their middle third to be read clear of the boundaries.
 _SPLIT_MIN_CELL = 4.0
 # Clear colour steps on boundaries the chosen grid lacks that make an axis take the finer grid.
 _SPLIT_STEPS = 3
-# A clear step: an RGB distance over this plus half the step across the pair (see _odd_steps).
+# A clear step: an RGB distance over this, the pixel noise's share and half the larger outer step
+# (see _odd_steps).
 _STEP_MIN = 30.0
 
 
@@ -667,9 +668,11 @@ def _split_by_colour(
         _odd_steps(cols.transpose(1, 0, 2), opaque.T, spread.T, hy, fy.grid) if halves[1] is not None else 0,
     )
     split = [n >= _SPLIT_STEPS for n in steps]
-    # Both axes read at half the pitch must show odd steps: a coarse grid that lags a drifting
-    # one by ~0.4 cell in places puts real edges on its odd boundaries along that axis alone
-    # (drift-1013: 12 steps along y, none along x, and the sprite came back at twice its size).
+    # Every axis read at half the pitch must show odd steps (_odd_steps answers 0 below
+    # _SPLIT_STEPS clear ones, so: three clear ones, at least one of them a full edge): a coarse
+    # grid that lags a drifting one by ~0.4 cell in places puts real edges on its odd boundaries
+    # along that axis alone (drift-1013: 12 steps along y, none along x, and the sprite came back
+    # at twice its size).
     if not any(split) or any(h is not None and n == 0 for h, n in zip(halves, steps, strict=True)):
         return grids
     out = [h if s else g for h, s, g in zip(halves, split, grids, strict=True)]
