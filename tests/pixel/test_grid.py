@@ -345,22 +345,36 @@ _TWO_PX = [
 ]
 
 
+def _two_colour(on: np.ndarray, ink, paper) -> np.ndarray:
+    """An opaque icon: ``ink`` where ``on`` (a mask, or rows of '#'), ``paper`` elsewhere."""
+    if not isinstance(on, np.ndarray):
+        on = np.array([[ch == "#" for ch in row] for row in on])
+    icon = np.empty((*on.shape, 4), np.uint8)
+    icon[...] = (*paper, 255)
+    icon[on, :3] = ink
+    return icon
+
+
+def _ai_render(icon: np.ndarray, scale: float, phase, blur: float, noise: float, quality: int, rng):
+    """``icon`` as a model renders it: enlarged at ``scale`` and ``phase`` with drift 0.15, blurred,
+    noisy, JPEG'd."""
+    from benchmarks.pixel import synth
+
+    img = synth.enlarge(icon, scale, phase, 0.15, rng)
+    return synth.jpeg(synth.noise(synth.blur(img, blur), noise, rng), quality)
+
+
 def _stroke_renders(
     ink, paper, scale: float, blur: float, noise: float, quality: int, rows: list[str] = _STROKES
 ):
-    """The ``rows`` icon (``ink`` on ``paper``) and what recover_native reads from 8 renders of it:
-    enlarged at ``scale`` with a random phase and drift 0.15, blurred, noisy, JPEG'd."""
-    from benchmarks.pixel import synth
-
-    on = np.array([[ch == "#" for ch in row] for row in rows])
-    icon = np.empty((24, 24, 4), np.uint8)
-    icon[...] = (*paper, 255)
-    icon[on, :3] = ink
+    """The ``rows`` icon (``ink`` on ``paper``) and what recover_native reads from 8 renders of it
+    (_ai_render at a random phase)."""
+    icon = _two_colour(rows, ink, paper)
     outs = []
     for seed in range(8):
         rng = np.random.default_rng(seed)
-        img = synth.enlarge(icon, scale, (float(rng.uniform(-3, 3)), float(rng.uniform(-3, 3))), 0.15, rng)
-        outs.append(recover_native(synth.jpeg(synth.noise(synth.blur(img, blur), noise, rng), quality)))
+        phase = (float(rng.uniform(-3, 3)), float(rng.uniform(-3, 3)))
+        outs.append(recover_native(_ai_render(icon, scale, phase, blur, noise, quality, rng)))
     return icon, outs
 
 
@@ -410,16 +424,8 @@ def test_a_few_odd_edges_keep_the_grid_of_two_px_stroke_art():
 def test_the_colour_split_keeps_to_min_cell():
     # The same renders with min_cell above the finer pitch: the 12-cell grid is the answer, not
     # "no grid" (the split must not go below what the caller allows).
-    from benchmarks.pixel import synth
-
-    on = np.array([[ch == "#" for ch in row] for row in _TWO_PX])
-    icon = np.empty((24, 24, 4), np.uint8)
-    icon[...] = (40, 50, 90, 255)
-    icon[on, :3] = (240, 200, 60)
-    rng = np.random.default_rng(0)
-    img = synth.jpeg(
-        synth.noise(synth.blur(synth.enlarge(icon, 9.5, (1.0, -2.0), 0.15, rng), 1.1), 5.0, rng), 85
-    )
+    icon = _two_colour(_TWO_PX, (240, 200, 60), (40, 50, 90))
+    img = _ai_render(icon, 9.5, (1.0, -2.0), 1.1, 5.0, 85, np.random.default_rng(0))
     assert detect_grid(img).width == 24
     info = detect_grid(img, min_cell=12.0)
     assert info.has_grid and info.cell_x > 12.0 and info.width < 24
@@ -429,17 +435,11 @@ def test_blurred_large_cells_are_not_split_by_colour():
     # Two colours in random 12x12 cells at 19x, blurred at the top of the benchmark's range
     # (sigma 2.2 px), noisy and JPEG'd: halves of one cell differ by what blur carries in, which
     # the colour test must not take for edges inside the cells.
-    from benchmarks.pixel import synth
-
     for seed in range(8):
         rng = np.random.default_rng(seed)
-        on = rng.random((12, 12)) < 0.4
-        icon = np.empty((12, 12, 4), np.uint8)
-        icon[...] = (40, 50, 90, 255)
-        icon[on, :3] = (240, 200, 60)
-        img = synth.enlarge(icon, 19.0, (float(rng.uniform(-5, 5)), float(rng.uniform(-5, 5))), 0.15, rng)
-        out = recover_native(synth.jpeg(synth.noise(synth.blur(img, 2.2), 5.0, rng), 85))
-        assert out.shape == icon.shape
+        icon = _two_colour(rng.random((12, 12)) < 0.4, (240, 200, 60), (40, 50, 90))
+        phase = (float(rng.uniform(-5, 5)), float(rng.uniform(-5, 5)))
+        assert recover_native(_ai_render(icon, 19.0, phase, 2.2, 5.0, 85, rng)).shape == icon.shape
 
 
 def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
