@@ -535,7 +535,30 @@ def _reconcile(gx, gy, q1x, q2x, q1y, q2y, w, h) -> tuple[_AxisFit, _AxisFit] | 
         else:
             tx = _coarser_fits(trk_x, gx, tx, ty)
             ty = _square_up(trk_y, gy, ty, tx)
+        tx = _pitch_of_passing_axis(trk_x, gx, tx, ty)
+        ty = _pitch_of_passing_axis(trk_y, gy, ty, tx)
     return _AxisFit(tx, trk_x, gx), _AxisFit(ty, trk_y, gy)
+
+
+def _pitch_of_passing_axis(trk: _Tracker, cand: _AxisCandidate, own: AxisGrid, other: AxisGrid) -> AxisGrid:
+    """An axis whose grid fails the on-grid test, next to one that passes it, tracked at the passing
+    axis's pitch (its nominal one, then the mean width of its tracked cells) when that passes too.
+
+    Only images that would otherwise be answered "no grid" get here (the test is on both axes).
+    Few edges (JPEG'd icons) put an axis's own peak on a pitch between one and two cells, or a
+    few percent off, and its grid then holds 0.75 of its edges: real_ai_like hotel-bed (seeds
+    2000) took 7.88 px next to 5.10, card-plus (seeds 1500) 4.69 on both axes for 4.54."""
+    if own.on_grid > _ON_GRID or other.on_grid <= _ON_GRID:
+        return own
+    inner = other.edges[1:-1]
+    pitches = [other.cell]
+    if len(inner) >= 3:
+        pitches.append(float(inner[-1] - inner[0]) / (len(inner) - 1))
+    for pitch in pitches:
+        g = trk.at(1.0 / pitch, cand)
+        if g.on_grid > _ON_GRID:
+            return g
+    return own
 
 
 def _coarser_fits(trk: _Tracker, cand: _AxisCandidate, fine: AxisGrid, coarse: AxisGrid) -> AxisGrid:
