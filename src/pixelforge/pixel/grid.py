@@ -46,6 +46,7 @@ How it works (per axis, x and y independently):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -684,19 +685,32 @@ def _split_by_colour(
     hx, hy = (h if h is not None else g for h, g in zip(halves, grids, strict=True))
     reads, npix = _four_point_reads(img, hx, hy)
     cols, opaque = reads[..., :3], reads[..., 3] >= 128
-    # Variance of a read's RGB distance from its true colour under the image's pixel noise.
-    spread = 3.0 * _pixel_noise(img) ** 2 / npix
-    steps = (
-        _odd_steps(cols, opaque, spread, hx, fx.grid) if halves[0] is not None else 0,
-        _odd_steps(cols.transpose(1, 0, 2), opaque.T, spread.T, hy, fy.grid) if halves[1] is not None else 0,
-    )
+    noise: list[np.ndarray] = []
+
+    def spread() -> np.ndarray:
+        # Variance of a read's RGB distance from its true colour under the image's pixel noise.
+        # Read only for an axis with three clear steps without it (noise only raises the bar):
+        # most images have none, and the noise costs 0.2-1 ms.
+        if not noise:
+            noise.append(3.0 * _pixel_noise(img) ** 2 / npix)
+        return noise[0]
+
+    steps = []
+    for i, (half, fit) in enumerate(zip(halves, (fx, fy), strict=True)):
+        if half is None:
+            steps.append(0)
+            continue
+        c, o = (cols, opaque) if i == 0 else (cols.transpose(1, 0, 2), opaque.T)
+        steps.append(_odd_steps(c, o, spread if i == 0 else (lambda: spread().T), half, fit.grid))
+        # Every axis read at half the pitch must show odd steps (_odd_steps answers 0 below
+        # _SPLIT_STEPS clear ones, so: three clear ones, at least one of them a full edge): a
+        # coarse grid that lags a drifting one by ~0.4 cell in places puts real edges on its odd
+        # boundaries along that axis alone (drift-1013: 12 steps along y, none along x, and the
+        # sprite came back at twice its size).
+        if steps[-1] == 0:
+            return grids
     split = [n >= _SPLIT_STEPS for n in steps]
-    # Every axis read at half the pitch must show odd steps (_odd_steps answers 0 below
-    # _SPLIT_STEPS clear ones, so: three clear ones, at least one of them a full edge): a coarse
-    # grid that lags a drifting one by ~0.4 cell in places puts real edges on its odd boundaries
-    # along that axis alone (drift-1013: 12 steps along y, none along x, and the sprite came back
-    # at twice its size).
-    if not any(split) or any(h is not None and n == 0 for h, n in zip(halves, steps, strict=True)):
+    if not any(split):
         return grids
     out = [h if s else g for h, s, g in zip(halves, split, grids, strict=True)]
     for i in (0, 1):
@@ -764,7 +778,11 @@ def _four_point_reads(img: np.ndarray, gx: AxisGrid, gy: AxisGrid) -> tuple[np.n
 
 
 def _odd_steps(
-    cols: np.ndarray, opaque: np.ndarray, spread: np.ndarray, fine: AxisGrid, coarse: AxisGrid
+    cols: np.ndarray,
+    opaque: np.ndarray,
+    spread: Callable[[], np.ndarray],
+    fine: AxisGrid,
+    coarse: AxisGrid,
 ) -> int:
     """Clear colour steps along axis 1 of ``cols`` (cells of ``fine``) on boundaries of ``fine``
     that lie well inside a cell of ``coarse`` (at least 0.6 fine cells from its boundaries).
@@ -775,7 +793,7 @@ def _odd_steps(
     (half to outer neighbour). A dark cell between two light ones read as (50, 89) between 210 and
     253 (blur-115) is that, not an edge. A clear step is more than half that outer step
     plus _STEP_MIN (JPEG on a few pixels' read) plus four standard deviations of what pixel noise
-    does to it (``spread``: each read's variance), and at least half a typical real edge (the
+    does to it (``spread()``: each read's variance), and at least half a typical real edge (the
     median clear step on boundaries both grids share): an odd boundary of pixel art is a full
     colour change, not a shade."""
     fe = fine.edges
@@ -784,20 +802,24 @@ def _odd_steps(
         return 0
     dist = _nearest_distance(fe[k], coarse.edges) / fine.cell
 
-    def clear_steps(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def clear_steps(k: np.ndarray, var: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         step = np.sqrt(((cols[:, k - 1] - cols[:, k]) ** 2).sum(axis=2))
         outer = np.maximum(
             np.sqrt(((cols[:, k - 2] - cols[:, k - 1]) ** 2).sum(axis=2)),
             np.sqrt(((cols[:, k] - cols[:, k + 1]) ** 2).sum(axis=2)),
         )
         ok = opaque[:, k - 2] & opaque[:, k - 1] & opaque[:, k] & opaque[:, k + 1]
-        floor = _STEP_MIN + 4.0 * np.sqrt(spread[:, k - 1] + spread[:, k])
+        floor = _STEP_MIN + (4.0 * np.sqrt(var[:, k - 1] + var[:, k]) if var is not None else 0.0)
         return step, ok & (step > 0.5 * outer + floor)
 
-    step, clear = clear_steps(k[dist >= 0.6])
+    odd = k[dist >= 0.6]
+    if clear_steps(odd, None)[1].sum() < _SPLIT_STEPS:
+        return 0  # most images: nothing more to read, not even the noise
+    var = spread()
+    step, clear = clear_steps(odd, var)
     if clear.sum() < _SPLIT_STEPS:
-        return 0  # most images: nothing more to read
-    shared_step, shared_clear = clear_steps(k[dist <= 0.3])
+        return 0
+    shared_step, shared_clear = clear_steps(k[dist <= 0.3], var)
     typical = shared_step[shared_clear]
     if not typical.size:
         return 0
