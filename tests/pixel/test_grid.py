@@ -67,6 +67,18 @@ def test_crops_of_integer_upscales_at_any_phase(h, w, k, oy, ox, seed):
     assert any(win.shape == out.shape and np.array_equal(win, out) for win in windows)
 
 
+@pytest.mark.parametrize("seed", [111, 208, 210])
+def test_fractional_crops_keep_border_cells_with_at_least_half_inside(seed):
+    # The benchmark's crop regime: full-bleed art at 6.6-9.0x cut anywhere, both border cells
+    # slivers whose whole pixels are 0.3-0.5 px from half a cell. Counting cells over the image
+    # length kept or dropped one too many (64x62 for 63x62, 32x33, 46x43); the pixel where the
+    # sharp step lies settles each border on its own.
+    from benchmarks.pixel.synth import make_case
+
+    c = make_case("crop", seed)
+    assert np.array_equal(recover_native(c.image), c.native)
+
+
 def _tile_crop(native: np.ndarray, s: float, oy: int, ox: int) -> np.ndarray:
     """One period of a seamless tile enlarged to about ``s`` (exactly round(n s) / n per axis, so
     the enlargement tiles too), cut at image offset (oy, ox)."""
