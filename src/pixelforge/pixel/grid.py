@@ -1184,22 +1184,27 @@ def _merge_small(
         def smallest_border(df: int, dl: int) -> float:
             return min(e[1 + df] - e[0], e[-1] - e[-2 - dl])
 
-        # Where sharp steps cut both border cells at known pixels, each is a cell when at least
-        # half of it lies in the image (the convention above), whatever the count says: a crop
-        # of full-bleed art cuts both anywhere, and the count rule took two 3-px slivers of
-        # 6.09-px cells for one cell (crop-10). With one border known only, the count decides:
-        # an upscale at a sub-cell phase leaves one border cell wide (no step where the tracker
+        # The half rule at each border: exact where a sharp step lies under its boundary (the
+        # pixel is known), else from the tracked boundary.
+        halves = (
+            int(first_small and (sharp[0] if sharp[0] is not None else e[1]) - e[0] < 0.5 * pitch),
+            int(last_small and e[-1] - (sharp[1] if sharp[1] is not None else e[-2]) < 0.5 * pitch),
+        )
+        # Sharp steps under both borders: the half rule decides, whatever the count says. A crop
+        # of full-bleed art cuts both border cells anywhere, and the count took two 3-px slivers
+        # of 6.09-px cells for one cell (crop-10). Under one border only, the count decides how
+        # many border cells merge and the half rule which: a crop with a 3-px sliver of 4.61-px
+        # cells at one border (a cell, its boundary edge-free) and a sharp 2-px one at the other
+        # came out a column off when the edge-free one was dropped (crop-113). Not more: an
+        # upscale at a sub-cell phase leaves one border cell wide (no step where the tracker
         # cuts it) and the other down to 0.47 of a cell in whole pixels, still a cell.
-        fixed: list[int | None] = [None, None]
-        if sharp[0] is not None and sharp[1] is not None:
-            fixed = [
-                int(first_small and sharp[0] - e[0] < 0.5 * pitch),
-                int(last_small and e[-1] - sharp[1] < 0.5 * pitch),
-            ]
+        fixed = halves if None not in sharp else (None, None)
+        any_sharp = sharp != (None, None)
         options = [
             (
                 round(abs(len(e) - 1 - df - dl - target), 1),
                 smallest_border(df, dl) < 0.35 * pitch,
+                any_sharp and df + dl == sum(halves) and (df, dl) != halves,
                 (df and edged[0]) + (dl and edged[1]) if edged else 0,
                 -smallest_border(df, dl),
                 (df, dl) != local,
