@@ -19,7 +19,10 @@ How it works (per axis, x and y independently):
    of cells, which gives a *local* phase: a phase-locked cell coordinate ``u(x)`` whose integer
    crossings are the cell boundaries. It follows slowly drifting grids and non-integer pitches
    without ever assuming the first boundary is at 0. Partial cells narrower than half a cell at the
-   image border are dropped (they are slivers of the neighbouring margin).
+   image border are dropped (they are slivers of the neighbouring margin): the count of cells over
+   the line length decides how many, and where a sharp nearest-neighbour step marks a border
+   cell's exact width in pixels, the half rule decides which (both borders known: the half rule
+   alone, as for a crop of full-bleed art).
 4. **Colours.** Each cell is read from its inner half, and at least two blur sigmas (the measured
    spread of the edges) clear of its boundaries; on blurred opaque inputs what the blur still
    carries in from the two neighbours along each axis is undone (a tridiagonal solve), at the
@@ -1171,9 +1174,10 @@ def _merge_small(
         # Decide both together so the count matches the line length over the mean interior pitch
         # (for a uniform grid: slivers under half a cell merge). Among counts that fit about equally
         # well (within a tenth of a cell: float noise must not decide), an option that keeps a
-        # clear sliver (under 0.35 of a cell) as a cell loses; then a boundary with a real edge
-        # under it is kept, then the larger border cells (the smaller sliver merges), then the
-        # local rule decides. (Edges first kept 1-3 px slivers of art cut by the image border and
+        # clear sliver (under 0.35 of a cell) as a cell loses; then one that merges the other
+        # border cell than the half rule would (below); then a boundary with a real edge under
+        # it is kept, then the larger border cells (the smaller sliver merges), then the local
+        # rule decides. (Edges first kept 1-3 px slivers of art cut by the image border and
         # merged the other border's unedged 0.75-0.9 cell instead: every cell one off.)
         pitch = (e[-2] - e[1]) / (len(e) - 3)
         target = (e[-1] - e[0]) / pitch
