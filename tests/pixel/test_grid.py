@@ -586,6 +586,10 @@ def test_large_cells_at_1024_are_not_halved():
         # A 24x24 sprite at 42.67x with nine x boundaries, all on even pixels: the 2-px period's
         # 9th multiple (18 px) was kept at 2.37x the y pitch, under the 2.8x rule (57x56).
         "large-1801",
+        # 62x64 at 15.14x, blurred, noisy and JPEG'd: the finer pitch guessed for 2-px-stroke art
+        # landed on the 8-px JPEG block seams and was only tested against 16 px, its own multiple
+        # and just as wrong; x squared up to it (123x126).
+        "ai_like-2201",
     ],
 )
 def test_benchmark_cases_that_came_back_at_a_fraction_of_the_pitch(case):

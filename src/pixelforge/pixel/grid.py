@@ -197,9 +197,10 @@ def _detect(
     if min(h, w) < 2 * _MIN_CELLS or max(h, w) < 2 * _MIN_CELLS * min_cell:
         return None, None
     # Cleaned once: the spectrum and every tracker read the same noise-floor-free profiles.
-    (q1x, q2x), (q1y, q2y) = ((_clean(p1), _clean(p2)) for p1, p2 in _profiles(img))
-    gx = _axis(q1x, q2x, w, min_cell, max_cell)
-    gy = _axis(q1y, q2y, h, min_cell, max_cell)
+    px, py, (seams_x, seams_y) = _profiles(img)
+    (q1x, q2x), (q1y, q2y) = ((_clean(p1), _clean(p2)) for p1, p2 in (px, py))
+    gx = _axis(q1x, q2x, w, min_cell, max_cell, seams_x)
+    gy = _axis(q1y, q2y, h, min_cell, max_cell, seams_y)
     fits = _reconcile(gx, gy, q1x, q2x, q1y, q2y, w, h)
     if fits is None:
         return None, None
@@ -277,8 +278,12 @@ def _one_period(g: AxisGrid, offset: int, n: int) -> AxisGrid | None:
     return replace(g, phase=float(b[0] % g.cell), edges=edges, wrapped=True)
 
 
-def _profiles(img: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """First/second absolute-difference profiles along x and y, summed over the other axis.
+_Profiles = tuple[np.ndarray, np.ndarray]
+
+
+def _profiles(img: np.ndarray) -> tuple[_Profiles, _Profiles, tuple[bool, bool]]:
+    """First/second absolute-difference profiles along x and y, summed over the other axis, and
+    whether JPEG block seams were taken out of each (see _deblock).
 
     Large images are read on a subset of rows (for the x profiles) and columns (for y): a few hundred
     lines already carry every column boundary many times over.
@@ -286,27 +291,30 @@ def _profiles(img: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.
     h, w = img.shape[:2]
     px = _axis_profiles(img[:: max(1, h // _PROFILE_LINES)])
     py = _down_profiles(img[:, :: max(1, w // _PROFILE_LINES)])
-    if img[..., 3].min() == 255:
-        px, py = _deblock(*px), _deblock(*py)
-    return px, py
+    if img[..., 3].min() != 255:
+        return px, py, (False, False)
+    *px, seams_x = _deblock(*px)
+    *py, seams_y = _deblock(*py)
+    return (px[0], px[1]), (py[0], py[1]), (seams_x, seams_y)
 
 
-def _deblock(p1: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _deblock(p1: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     """Remove JPEG's 8-px block seams from the profiles of an opaque image.
 
     JPEG adds small steps on every 8th boundary. Over a sparse sprite they add up to a grid of
     their own (pitch 8, phase 0). When the 8-px boundaries carry clearly more energy than their
     neighbours but not nearly all of it (a real 8-aligned pixel grid puts all its edges there and is
-    left alone), each block-boundary sample is replaced by the mean of its two neighbours.
+    left alone), each block-boundary sample is replaced by the mean of its two neighbours, and the
+    third value says so.
     """
     n = len(p1)
     if n < 32:
-        return p1, p2
+        return p1, p2, False
     j = np.arange(7, n - 1, 8)  # p1[j]: step between pixels j and j+1, i.e. boundary j+1 = 8k
     rest = max(n - len(j), 1)
     # Seams must stand out of the raw profile (weaker ones do not make a grid of their own).
     if not p1[j].mean() > 1.3 * (p1.sum() - p1[j].sum()) / rest:
-        return p1, p2
+        return p1, p2, False
     # Whether a real grid made them is judged above the noise floor: pixel noise adds the same to
     # every boundary, and on a noisy image of 8-px cells it hid that the other boundaries carry no
     # edges at all (noise-1114: on/off 5 raw, 111 above the floor; its grid was taken for seams).
@@ -317,7 +325,7 @@ def _deblock(p1: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # boundary, but as much on every 8k+4 one; JPEG seams (measured: under 2x the average) do not.
     half = c[np.arange(3, n - 1, 8)].mean()
     if not on < 12 * off or (on > 3 * off and on < 1.5 * half):
-        return p1, p2
+        return p1, p2, False
     p1 = p1.copy()
     p1[j] = 0.5 * (p1[j - 1] + p1[j + 1])
     if len(p2) > 16:
@@ -325,7 +333,7 @@ def _deblock(p1: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         for k in (j - 1, j):  # p2[k] is centred on pixel k+1: pixels 8k-1 and 8k straddle the seam
             k = k[(k >= 1) & (k < len(p2) - 1)]
             p2[k] = 0.5 * (p2[k - 1] + p2[k + 1])
-    return p1, p2
+    return p1, p2, True
 
 
 def _premultiplied(chunk: np.ndarray) -> np.ndarray:
@@ -448,9 +456,10 @@ class _AxisCandidate:
 
 
 def _axis(
-    q1: np.ndarray, q2: np.ndarray, n: int, min_cell: float, max_cell: float | None
+    q1: np.ndarray, q2: np.ndarray, n: int, min_cell: float, max_cell: float | None, seams: bool = False
 ) -> _AxisCandidate | None:
-    """The axis's pitch candidates from its cleaned first/second-difference profiles."""
+    """The axis's pitch candidates from its cleaned first/second-difference profiles (``seams``:
+    JPEG block seams were taken out of them)."""
     if len(q2) < 2 * _MIN_CELLS:
         return None
     if q1.sum() <= 0:
@@ -505,6 +514,10 @@ def _axis(
         # it need not show in the spectrum at all. Its own nearby peak is still worth tracking;
         # it must show several clear edges off the coarser grid to be kept.
         fh = _peak(freqs, spec, 1.6 * f, min(2.5 * f, fmax))[0]
+        # On a JPEG'd image whose block seams stood out, a guess of 8 px is what is left of them
+        # (ai_like-2201: 8.00 next to 15.15 at 15x, the sprite came back 123x126 for 62x64).
+        if fh > 0 and seams and abs(1.0 / fh - 8.0) < 0.15:
+            fh = 0.0
         if fh > 0:
             # Twice that period is the strongest one, whatever the spectrum says exactly there.
             fine_list.append((fh, (1, 2, *multiples(fh, 3, 32)), True))
