@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from fakes import make_settings
 from pixelforge.config import Settings
 from pixelforge.store import Database
+
+# CI runs the property tests on a fixed set of examples: a red build must come from the change
+# under test, not from the examples one run happened to draw. Run them locally (no CI set) to
+# explore new examples; a failure found that way becomes a regression test of its own.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture
