@@ -26,7 +26,6 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
 import run_grid  # noqa: E402
-import synth  # noqa: E402
 
 from pixelforge.pixel import grid as new_grid  # noqa: E402
 
@@ -54,7 +53,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ref", default="HEAD", help="git revision to compare against")
     ap.add_argument("--sets", default="0", help="first seeds of 16-case sets, comma-separated")
-    ap.add_argument("--regimes", default=",".join([*synth.REGIMES, "real_fractional", "real_ai_like"]))
+    ap.add_argument("--regimes", default=",".join(run_grid.ALL_REGIMES))
     ap.add_argument("--workdir", type=Path, default=ROOT / ".work", help="where the real icons are kept")
     args = ap.parse_args()
     old_grid = load_grid_at(args.ref)
@@ -62,31 +61,21 @@ def main() -> None:
     counts = {"BETTER": 0, "WORSE": 0, "same": 0}
     total = 0
     for first in (int(a) for a in args.sets.split(",")):
-        real = (
-            run_grid.real_cases(args.workdir, 16, first)
-            if any(r.startswith("real_") for r in regimes)
-            else []
-        )
-        for regime in regimes:
-            if regime.startswith("real_"):
-                cases = [c for c in real if c.regime == regime]
-            else:
-                cases = [synth.make_case(regime, s) for s in range(first, first + 16)]
-            for c in cases:
-                img = np.ascontiguousarray(c.image)
-                a, b = old_grid.recover_native(img), new_grid.recover_native(img)
-                total += 1
-                if a.shape == b.shape and np.array_equal(a, b):
-                    continue
-                sa, sb = run_grid.score(a, c.native)["cell"], run_grid.score(b, c.native)["cell"]
-                tag = "BETTER" if sb > sa + 1e-9 else "WORSE" if sb < sa - 1e-9 else "same"
-                counts[tag] += 1
-                th, tw = c.native.shape[:2]
-                print(
-                    f"{first} {c.name:50s} true {tw}x{th}  {args.ref} {a.shape[1]}x{a.shape[0]} cell {sa:.3f}"
-                    f"  -> now {b.shape[1]}x{b.shape[0]} cell {sb:.3f}  {tag}",
-                    flush=True,
-                )
+        for c in run_grid.benchmark_cases(regimes, 16, first, args.workdir):
+            img = np.ascontiguousarray(c.image)
+            a, b = old_grid.recover_native(img), new_grid.recover_native(img)
+            total += 1
+            if a.shape == b.shape and np.array_equal(a, b):
+                continue
+            sa, sb = run_grid.score(a, c.native)["cell"], run_grid.score(b, c.native)["cell"]
+            tag = "BETTER" if sb > sa + 1e-9 else "WORSE" if sb < sa - 1e-9 else "same"
+            counts[tag] += 1
+            th, tw = c.native.shape[:2]
+            print(
+                f"{first} {c.name:50s} true {tw}x{th}  {args.ref} {a.shape[1]}x{a.shape[0]} cell {sa:.3f}"
+                f"  -> now {b.shape[1]}x{b.shape[0]} cell {sb:.3f}  {tag}",
+                flush=True,
+            )
     print(
         f"{total} cases: {counts['BETTER']} better, {counts['WORSE']} worse, {counts['same']} changed alike"
     )

@@ -92,16 +92,21 @@ def real_cases(workdir: Path, n: int, first_seed: int = 0) -> list[synth.Case]:
             rng = np.random.default_rng(
                 1000 + i + (0 if regime == "real_fractional" else 500) + 7919 * first_seed
             )
-            scale = float(rng.uniform(4, 16))
-            phase = (float(rng.uniform(-0.45, 0.45) * scale), float(rng.uniform(-0.45, 0.45) * scale))
-            if regime == "real_fractional":
-                img = synth.enlarge(icon, scale, phase, 0.0, rng)
-            else:
-                img = synth.enlarge(icon, scale, phase, float(rng.uniform(0.1, 0.25)), rng)
-                img = synth.blur(img, float(rng.uniform(0.5, max(0.5, 0.12 * scale))))
-                img = synth.noise(img, float(rng.uniform(3, 8)), rng)
-                img = synth.jpeg(img, int(rng.integers(75, 96)))
+            img, scale = synth.render_icon(icon, regime, rng)
             cases.append(synth.Case(f"{regime}-{name}", regime, icon, img, scale))
+    return cases
+
+
+ALL_REGIMES = (*synth.REGIMES, "real_fractional", "real_ai_like")
+
+
+def benchmark_cases(regimes, n: int, first_seed: int, workdir: Path = ROOT / ".work") -> list[synth.Case]:
+    """The cases of ``regimes`` for seeds first_seed..first_seed+n-1: synthetic ones regime by
+    regime, then the real icons."""
+    seeds = range(first_seed, first_seed + n)
+    cases = [synth.make_case(r, s) for r in regimes if r in synth.REGIMES for s in seeds]
+    if any(r.startswith("real_") for r in regimes):
+        cases += [c for c in real_cases(workdir, n, first_seed) if c.regime in regimes]
     return cases
 
 
@@ -296,7 +301,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / ".work" / "pixel-bench")
     ap.add_argument("--anchors-python", type=Path, default=ROOT / ".work" / "anchors-venv" / "bin" / "python")
     ap.add_argument("--no-anchors", action="store_true")
-    ap.add_argument("--regimes", default=",".join(synth.REGIMES) + ",real_fractional,real_ai_like")
+    ap.add_argument("--regimes", default=",".join(ALL_REGIMES))
     ap.add_argument("--anchor-timeout", type=int, default=900)
     ap.add_argument(
         "--first-seed",
@@ -309,10 +314,7 @@ def main() -> None:
     regimes = args.regimes.split(",")
     indir = args.out / "inputs"
     indir.mkdir(parents=True, exist_ok=True)
-    seeds = range(args.first_seed, args.first_seed + args.n)
-    cases = [synth.make_case(r, s) for r in regimes if r in synth.REGIMES for s in seeds]
-    if any(r.startswith("real_") for r in regimes):
-        cases += [c for c in real_cases(ROOT / ".work", args.n, args.first_seed) if c.regime in regimes]
+    cases = benchmark_cases(regimes, args.n, args.first_seed)
     for i, c in enumerate(cases):
         Image.fromarray(c.image, "RGBA").save(indir / f"{i}.png")
     jobs = args.out / "jobs.json"

@@ -161,6 +161,19 @@ def bilinear(native: np.ndarray, scale: float) -> np.ndarray:
     return np.asarray(Image.fromarray(native, "RGBA").resize(size, Image.Resampling.BILINEAR))
 
 
+def render_icon(icon: np.ndarray, regime: str, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """A real icon degraded as its regime does, and the scale: real_fractional enlarges it 4-16x at
+    a sub-cell phase; real_ai_like also drifts, blurs, adds noise and JPEGs it."""
+    scale = float(rng.uniform(4, 16))
+    phase = (float(rng.uniform(-0.45, 0.45) * scale), float(rng.uniform(-0.45, 0.45) * scale))
+    if regime == "real_fractional":
+        return enlarge(icon, scale, phase, 0.0, rng), scale
+    img = enlarge(icon, scale, phase, float(rng.uniform(0.1, 0.25)), rng)
+    img = blur(img, float(rng.uniform(0.5, max(0.5, 0.12 * scale))))
+    img = noise(img, float(rng.uniform(3, 8)), rng)
+    return jpeg(img, int(rng.integers(75, 96))), scale
+
+
 def _crop_case(rng, n: int, m: int, scale: float, name: str) -> Case:
     """Full-bleed art (a scene, a texture) enlarged, then cut out of the enlargement at any pixel
     offset: art reaches every border and the border cells are cut anywhere, slivers included.
