@@ -293,9 +293,9 @@ def _profiles(img: np.ndarray) -> tuple[_Profiles, _Profiles, tuple[bool, bool]]
     py = _down_profiles(img[:, :: max(1, w // _PROFILE_LINES)])
     if img[..., 3].min() != 255:
         return px, py, (False, False)
-    *px, seams_x = _deblock(*px)
-    *py, seams_y = _deblock(*py)
-    return (px[0], px[1]), (py[0], py[1]), (seams_x, seams_y)
+    p1x, p2x, seams_x = _deblock(*px)
+    p1y, p2y, seams_y = _deblock(*py)
+    return (p1x, p2x), (p1y, p2y), (seams_x, seams_y)
 
 
 def _deblock(p1: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -567,10 +567,9 @@ def _pitch_of_passing_axis(trk: _Tracker, cand: _AxisCandidate, own: AxisGrid, o
     2000) took 7.88 px next to 5.10, card-plus (seeds 1500) 4.69 on both axes for 4.54."""
     if own.on_grid > _ON_GRID or other.on_grid <= _ON_GRID:
         return own
-    inner = other.edges[1:-1]
     pitches = [other.cell]
-    if len(inner) >= 3:
-        pitches.append(float(inner[-1] - inner[0]) / (len(inner) - 1))
+    if len(other.edges) >= 5:
+        pitches.append(_interior_pitch(other.edges))
     for pitch in pitches:
         g = trk.at(1.0 / pitch, cand)
         if g.on_grid > _ON_GRID:
@@ -1175,6 +1174,12 @@ def _sharp_border_steps(q: np.ndarray, edges: np.ndarray, s: float) -> tuple[flo
     return out[0], out[1]
 
 
+def _interior_pitch(edges) -> float:
+    """The mean width of the cells between the first and last inner boundaries (border cells,
+    partial or merged, left out)."""
+    return float(edges[-2] - edges[1]) / (len(edges) - 3)
+
+
 def _merge_small(
     edges: np.ndarray,
     s: float,
@@ -1192,7 +1197,7 @@ def _merge_small(
         # it is kept, then the larger border cells (the smaller sliver merges), then the local
         # rule decides. (Edges first kept 1-3 px slivers of art cut by the image border and
         # merged the other border's unedged 0.75-0.9 cell instead: every cell one off.)
-        pitch = (e[-2] - e[1]) / (len(e) - 3)
+        pitch = _interior_pitch(e)
         target = (e[-1] - e[0]) / pitch
         first_small = e[1] - e[0] < pitch
         last_small = e[-1] - e[-2] < pitch
