@@ -695,6 +695,18 @@ def test_native_art_and_photos_have_no_grid():
     assert not detect_grid(photo).has_grid
 
 
+def test_large_noisy_cells_over_white_are_recovered():
+    # 14.6-px cells under noise sigma 9, on white: the noise clips at white but not inside the
+    # sprite, so the median floor left a quarter of the y profile off grid ("no grid" before).
+    from benchmarks.pixel.run_grid import score
+    from benchmarks.pixel.synth import make_case
+
+    case = make_case("noise", 2401)
+    out = recover_native(case.image)
+    assert out.shape == case.native.shape
+    assert score(out, case.native)["cell"] > 0.99
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (2, 3), (5, 5)])
 def test_tiny_inputs(shape):
     img = np.full((*shape, 4), 200, np.uint8)
