@@ -637,6 +637,19 @@ def test_a_lost_axis_of_heavily_blurred_small_cells_takes_the_other_axis_pitch(s
     assert recover_native(c.image).shape == c.native.shape
 
 
+def test_both_axes_coarsened_past_their_peak_take_the_peak_that_passes_on_both():
+    # Blur on 5-px cells (blur-2410): x coarsened its 5.08-px peak to 25.4 px (0.64 of its edges
+    # on grid) and y took a 36-px peak (0.56), so the image came back unchanged; at x's peak both
+    # axes hold 0.91-0.94.
+    from benchmarks.pixel.run_grid import score
+    from benchmarks.pixel.synth import make_case
+
+    c = make_case("blur", 2410)
+    out = recover_native(c.image)
+    assert out.shape == c.native.shape
+    assert score(out, c.native)["cell"] > 0.95
+
+
 # Pixelarticons "hotel-bed" (Gerrit Halfmann, MIT licence; see benchmarks/pixel/real.py).
 _HOTEL_BED = [
     "........................",

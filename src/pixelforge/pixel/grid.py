@@ -599,7 +599,27 @@ def _reconcile(gx, gy, q1x, q2x, q1y, q2y, w, h) -> tuple[_AxisFit, _AxisFit] | 
             ty = _square_up(trk_y, gy, ty, tx)
         tx = _pitch_of_passing_axis(trk_x, gx, tx, ty)
         ty = _pitch_of_passing_axis(trk_y, gy, ty, tx)
+        tx, ty = _peak_pitch_on_both(_AxisFit(tx, trk_x, gx), _AxisFit(ty, trk_y, gy))
     return _AxisFit(tx, trk_x, gx), _AxisFit(ty, trk_y, gy)
+
+
+def _peak_pitch_on_both(fx: _AxisFit, fy: _AxisFit) -> tuple[AxisGrid, AxisGrid]:
+    """Both axes failing the on-grid test after coarsening: either axis's own spectral peak, when
+    finer than what was chosen, tracked on both axes, taken when both pass there.
+
+    Only images that would otherwise be answered "no grid" get here. Heavy blur on 5-px cells
+    (blur-2410, seeds 2400) coarsened x from its 5.08-px peak to 25.4 px, holding 0.64 of its
+    edges, while y took a 36-px peak; at 5.08 px both axes hold 0.91-0.94."""
+    tx, ty = fx.grid, fy.grid
+    if tx.on_grid > _ON_GRID or ty.on_grid > _ON_GRID:
+        return tx, ty
+    for cand in (fx.cand, fy.cand):
+        if 1.0 / cand.f >= 0.9 * min(tx.cell, ty.cell):
+            continue  # not finer than what both axes already fail at
+        nx, ny = fx.trk.at(cand.f, fx.cand), fy.trk.at(cand.f, fy.cand)
+        if nx.on_grid > _ON_GRID and ny.on_grid > _ON_GRID:
+            return nx, ny
+    return tx, ty
 
 
 def _pitch_of_passing_axis(trk: _Tracker, cand: _AxisCandidate, own: AxisGrid, other: AxisGrid) -> AxisGrid:
