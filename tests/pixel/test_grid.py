@@ -616,6 +616,10 @@ def test_large_cells_at_1024_are_not_halved():
         # landed on the 8-px JPEG block seams and was only tested against 16 px, its own multiple
         # and just as wrong; x squared up to it (123x126).
         "ai_like-2201",
+        # A drifting 10.6x grid whose y peak was its 5.08-px harmonic: twice that fell in a dip
+        # between the split peaks of the drifting fundamental (10.45 px, 3 % off), so no multiple
+        # was tried and x squared up to 5.08 px (50x58 for 25x29).
+        "drift-2515",
     ],
 )
 def test_benchmark_cases_that_came_back_at_a_fraction_of_the_pitch(case):

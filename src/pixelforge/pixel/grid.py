@@ -459,13 +459,14 @@ def _coherence_spectrum(p: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return freqs, spec
 
 
-def _value_at(freqs: np.ndarray, spec: np.ndarray, f: float) -> float:
-    """Coherence near frequency f: the max over the bins within a quarter peak width."""
+def _value_at(freqs: np.ndarray, spec: np.ndarray, f: float, bins: int = 2) -> float:
+    """Coherence near frequency f: the max over the bins within ``bins`` of it (by default a
+    quarter peak width)."""
     if len(freqs) < 2:
         return 0.0
     df = freqs[1]
     k = f / df
-    lo, hi = int(np.floor(k - 2)), int(np.ceil(k + 2))
+    lo, hi = int(np.floor(k - bins)), int(np.ceil(k + bins))
     lo, hi = max(lo, 0), min(hi, len(spec) - 1)
     return float(spec[lo : hi + 1].max()) if hi >= lo else 0.0
 
@@ -545,9 +546,14 @@ def _axis(
     harms = [h for h in (2, 3) if f * h <= fmax and _value_at(freqs, spec, f * h) >= 0.85 * c]
 
     def multiples(fh: float, first: int, last: int) -> list[int]:
-        # Coarser grids worth a try from fh: multiples whose period keeps half the coherence.
+        # Coarser grids worth a try from fh: multiples whose period keeps half the coherence within
+        # a peak width of fh / m (one cycle over the line, which the tracker follows). A drifting
+        # grid's peaks are not exact harmonics: drift-2515's 10.45-px peak was 3 % off twice its
+        # 5.08-px harmonic, which fell in a dip, and the sprite came back at twice its size.
         return [
-            m for m in range(first, last + 1) if fh / m >= fmin and _value_at(freqs, spec, fh / m) >= 0.5 * c
+            m
+            for m in range(first, last + 1)
+            if fh / m >= fmin and _value_at(freqs, spec, fh / m, _PAD) >= 0.5 * c
         ]
 
     fine_list = []
