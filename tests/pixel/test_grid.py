@@ -712,6 +712,37 @@ def test_native_art_and_photos_have_no_grid():
     assert not detect_grid(photo).has_grid
 
 
+@pytest.mark.parametrize("quality", [60, 75, 90])
+def test_jpeg_photos_have_no_grid(quality):
+    # JPEG's 4:2:0 chroma gives a smooth photo a 2-px period, and its block seams 4- and 8-px
+    # ones: 85 % of such photos once took a 2-px grid. Their cells are only flat in the inner
+    # pixel or two the flatness test reads; whole, they hold the photo's gradients.
+    from benchmarks.pixel import synth
+    from scipy.ndimage import gaussian_filter
+
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        photo = np.empty((256, 256, 4), np.uint8)
+        photo[..., :3] = np.clip(
+            gaussian_filter(rng.normal(128, 60, (256, 256, 3)), (3, 3, 0)) * 3 - 256, 0, 255
+        )
+        photo[..., 3] = 255
+        img = synth.jpeg(photo, quality)
+        g = detect_grid(img)
+        assert not g.has_grid and (g.width, g.height) == (256, 256)
+
+
+@pytest.mark.parametrize("k", [2.0, 2.5, 3.0, 8.0])
+def test_jpeg_upscales_keep_small_and_block_sized_cells(k):
+    # The whole-cell test that turns JPEG'd photos away must keep real cells of those sizes.
+    from benchmarks.pixel import synth
+
+    rng = np.random.default_rng(int(k * 10))
+    native = synth.sprite(rng, 30, 34)
+    img = synth.jpeg(synth.flatten(synth.enlarge(native, k)), 80)
+    assert recover_native(img).shape[:2] == native.shape[:2]
+
+
 def test_large_noisy_cells_over_white_are_recovered():
     # 14.6-px cells under noise sigma 9, on white: the noise clips at white but not inside the
     # sprite, so the median floor left a quarter of the y profile off grid ("no grid" before).
