@@ -30,6 +30,7 @@ REGIMES = (
     "large",
     "mono",
     "crop",
+    "jpeg_integer",
 )
 
 
@@ -209,7 +210,9 @@ def make_case(regime: str, seed: int) -> Case:
         scale = float(rng.uniform(lo, hi))
     phase = (0.0, 0.0)
     drift = 0.0
-    if regime == "integer":
+    if regime in ("integer", "jpeg_integer"):
+        # jpeg_integer: a whole-pixel upscale at phase 0 saved as JPEG, the commonest real case, in
+        # which the art's grid lines up with JPEG's 2-px chroma and 8-px blocks.
         scale = float(max(4, min(16, round(scale))))
     if regime == "crop":
         return _crop_case(rng, n, m, scale, f"{regime}-{seed}")
@@ -228,13 +231,13 @@ def make_case(regime: str, seed: int) -> Case:
         return Case(f"{regime}-{seed}", regime, flatten(native), img, scale)
     img = enlarge(native, scale, phase, drift, rng)
     truth = native
-    if regime in ("blur", "noise", "jpeg", "ai_like", "drift"):
+    if regime in ("blur", "noise", "jpeg", "ai_like", "drift", "jpeg_integer"):
         img, truth = flatten(img), flatten(native)
     if regime == "blur":
         img = blur(img, float(rng.uniform(0.6, 0.22 * scale)))
     if regime == "noise":
         img = noise(img, float(rng.uniform(6, 16)), rng)
-    if regime == "jpeg":
+    if regime in ("jpeg", "jpeg_integer"):
         img = jpeg(img, int(rng.integers(70, 96)))
     if regime == "ai_like":
         img = blur(img, float(rng.uniform(0.5, max(0.5, 0.12 * scale))))
