@@ -758,11 +758,10 @@ def test_jpeg_upscales_keep_small_and_block_sized_cells(k):
     assert recover_native(img).shape[:2] == native.shape[:2]
 
 
-@pytest.mark.xfail(strict=True, reason="known: JPEG's 4:2:0 chroma steps keep a 4x grid's 2-px harmonic")
 def test_a_jpegd_4x_upscale_at_phase_0_keeps_its_4px_cells():
     # jpeg_integer-2706: at phase 0 a 4x grid's odd 2-px boundaries hold JPEG's chroma steps, and
-    # the 2-px harmonic survives the landmark test (86x96 for 43x48). Weighting the profiles to
-    # luma fixed it and broke as many real icons (BENCHMARKS.md).
+    # the 2-px harmonic survived the landmark test (86x96 for 43x48). On a JPEG with halved chroma
+    # a 2-px harmonic is no candidate.
     from benchmarks.pixel.synth import make_case
 
     c = make_case("jpeg_integer", 2706)

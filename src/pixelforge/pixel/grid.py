@@ -204,8 +204,9 @@ def _detect(
     # Cleaned once: the spectrum and every tracker read the same noise-floor-free profiles.
     px, py, (seams_x, seams_y) = _profiles(img)
     (q1x, q2x), (q1y, q2y) = ((_clean(p1), _clean(p2)) for p1, p2 in (px, py))
-    gx = _axis(q1x, q2x, w, min_cell, max_cell, seams_x)
-    gy = _axis(q1y, q2y, h, min_cell, max_cell, seams_y)
+    subsampled = _once(lambda: img[..., 3].min() == 255 and _chroma_subsampling(img) > _SUBSAMPLED)
+    gx = _axis(q1x, q2x, w, min_cell, max_cell, seams_x, subsampled)
+    gy = _axis(q1y, q2y, h, min_cell, max_cell, seams_y, subsampled)
     fits = _reconcile(gx, gy, q1x, q2x, q1y, q2y, w, h)
     if fits is None:
         return None, None
@@ -356,6 +357,18 @@ def _denoised_on_grid(img: np.ndarray, g: AxisGrid, axis: int, noise: float) -> 
     if q.sum() <= 0:
         return None  # _on_grid_share would call no edges at all a perfect fit
     return _on_grid_share(q, np.arange(len(q)) + 1.0, g.edges[1:-1], g.cell)
+
+
+def _once(f: Callable[[], bool]) -> Callable[[], bool]:
+    """``f``, evaluated on the first call only."""
+    memo: list[bool] = []
+
+    def call() -> bool:
+        if not memo:
+            memo.append(bool(f()))
+        return memo[0]
+
+    return call
 
 
 def _detect_wrapped(
@@ -580,10 +593,17 @@ class _AxisCandidate:
 
 
 def _axis(
-    q1: np.ndarray, q2: np.ndarray, n: int, min_cell: float, max_cell: float | None, seams: bool = False
+    q1: np.ndarray,
+    q2: np.ndarray,
+    n: int,
+    min_cell: float,
+    max_cell: float | None,
+    seams: bool = False,
+    subsampled: Callable[[], bool] = lambda: False,
 ) -> _AxisCandidate | None:
     """The axis's pitch candidates from its cleaned first/second-difference profiles (``seams``:
-    JPEG block seams were taken out of them)."""
+    JPEG block seams were taken out of them; ``subsampled``: whether the image is a JPEG with
+    halved chroma, asked only when it matters)."""
     if len(q2) < 2 * _MIN_CELLS:
         return None
     if q1.sum() <= 0:
@@ -622,6 +642,10 @@ def _axis(
     # Finer grids worth a look: harmonics that keep most of the coherence. Each is tracked and
     # coarsened by the landmark test in _coarsest; the finest result that survives wins.
     harms = [h for h in (2, 3) if f * h <= fmax and _value_at(freqs, spec, f * h) >= 0.85 * c]
+    # No 2-px harmonic on a JPEG with halved chroma: its chroma steps spread over the 2-px chroma
+    # blocks and put edges on every odd 2-px boundary of a 4x grid at phase 0, which kept the
+    # 2-px grid (jpeg_integer-2706: 86x96 for 43x48). A real 2-px grid is its own strongest peak.
+    harms = [h for h in harms if abs(1.0 / (f * h) - 2.0) >= 0.1 or not subsampled()]
 
     def multiples(fh: float, first: int, last: int) -> list[int]:
         # Coarser grids worth a try from fh: multiples whose period keeps half the coherence within
