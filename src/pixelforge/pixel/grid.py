@@ -56,6 +56,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
@@ -204,14 +205,16 @@ def _detect(
     # Cleaned once: the spectrum and every tracker read the same noise-floor-free profiles.
     px, py, (seams_x, seams_y) = _profiles(img)
     (q1x, q2x), (q1y, q2y) = ((_clean(p1), _clean(p2)) for p1, p2 in (px, py))
-    subsampled = _once(lambda: img[..., 3].min() == 255 and _chroma_subsampling(img) > _SUBSAMPLED)
+    # Read at most once, and only where a decision needs them.
+    subsampled = _once(lambda: bool(img[..., 3].min() == 255 and _chroma_subsampling(img) > _SUBSAMPLED))
+    noise = _once(lambda: _pixel_noise(img))
     gx = _axis(q1x, q2x, w, min_cell, max_cell, seams_x, subsampled)
     gy = _axis(q1y, q2y, h, min_cell, max_cell, seams_y, subsampled)
     fits = _reconcile(gx, gy, q1x, q2x, q1y, q2y, w, h)
     if fits is None:
         return None, None
     fx, fy = fits
-    gx, gy = _split_by_colour(img, fx, fy, min_cell)
+    gx, gy = _split_by_colour(img, fx, fy, min_cell, noise)
     if gx.count < 1 or gy.count < 1 or (gx.cell < min_cell and gy.cell < min_cell):
         return None, None
     cells = _sample_axes(img, gx, gy)
@@ -224,7 +227,7 @@ def _detect(
     # degraded regime of the benchmark; photos and native art give 0.4-0.73).
     # Judged on the grids before any colour split: at half the pitch the same edges, blurred, spill
     # outside the narrower windows, and the split only refines a grid already found.
-    on_grid = min(_judged_on_grid(img, fit, axis) for axis, fit in ((1, fx), (0, fy)))
+    on_grid = min(_judged_on_grid(img, fit, axis, noise) for axis, fit in ((1, fx), (0, fy)))
     # A peak that stands out of the spectrum on both axes; or, where few edges make broad spectral
     # lobes, nearly all edges of each axis on a period of its own, the two periods agreeing (square
     # cells found independently). Grid-free images: coherence <= 0.72 on 120 of them.
@@ -316,7 +319,7 @@ def _cell_spread(img: np.ndarray, gx: AxisGrid, gy: AxisGrid) -> float:
     return max(within, 0.0) / float(between.mean())
 
 
-def _judged_on_grid(img: np.ndarray, fit: _AxisFit, axis: int) -> float:
+def _judged_on_grid(img: np.ndarray, fit: _AxisFit, axis: int, pixel_noise: Callable[[], float]) -> float:
     """The on-grid share the has-grid test reads for one axis (1: x, 0: y).
 
     Pixel noise adds a floor of small steps whose level varies with what a line crosses (noise
@@ -330,7 +333,7 @@ def _judged_on_grid(img: np.ndarray, fit: _AxisFit, axis: int) -> float:
     plain = fit.grid.on_grid
     if plain > _ON_GRID or fit.grid.soft:  # soft axes: landmarks read on the second difference
         return plain
-    noise = _pixel_noise(img)
+    noise = pixel_noise()
     if not _NOISY <= noise <= _NOISY_MAX:
         return plain
     denoised = _denoised_on_grid(img, fit.grid, axis, noise)
@@ -341,13 +344,8 @@ def _denoised_on_grid(img: np.ndarray, g: AxisGrid, axis: int, noise: float) -> 
     """The on-grid share of ``g``'s boundaries along ``axis``, read on a profile of steps each
     lessened by three sigmas of the step noise (clipped at zero): pixel noise alone leaves next
     to nothing, a colour step nearly all of itself. None when no step is left to judge by."""
-    n = img.shape[1 - axis]
-    lines = (
-        img[:: max(1, n // _PROFILE_LINES)]
-        if axis == 1
-        else img[:, :: max(1, img.shape[1] // _PROFILE_LINES)]
-    )
-    a = _premultiplied(np.ascontiguousarray(lines)).view(np.int16)
+    # The same lines as the plain profile it stands in for.
+    a = _premultiplied(np.ascontiguousarray(_profile_lines(img, axis))).view(np.int16)
     d = np.abs(np.diff(a, axis=axis))
     t = round(3.0 * float(np.sqrt(2.0)) * noise)  # a step between two noisy pixels: sigma * sqrt(2)
     np.subtract(d, t, out=d)
@@ -359,13 +357,16 @@ def _denoised_on_grid(img: np.ndarray, g: AxisGrid, axis: int, noise: float) -> 
     return _on_grid_share(q, np.arange(len(q)) + 1.0, g.edges[1:-1], g.cell)
 
 
-def _once(f: Callable[[], bool]) -> Callable[[], bool]:
-    """``f``, evaluated on the first call only."""
-    memo: list[bool] = []
+T = TypeVar("T")
 
-    def call() -> bool:
+
+def _once(f: Callable[[], T]) -> Callable[[], T]:
+    """``f``, evaluated on the first call only."""
+    memo: list[T] = []
+
+    def call() -> T:
         if not memo:
-            memo.append(bool(f()))
+            memo.append(f())
         return memo[0]
 
     return call
@@ -424,14 +425,21 @@ def _profiles(img: np.ndarray) -> tuple[_Profiles, _Profiles, tuple[bool, bool]]
     Large images are read on a subset of rows (for the x profiles) and columns (for y): a few hundred
     lines already carry every column boundary many times over.
     """
-    h, w = img.shape[:2]
-    px = _axis_profiles(img[:: max(1, h // _PROFILE_LINES)])
-    py = _down_profiles(img[:, :: max(1, w // _PROFILE_LINES)])
+    px = _axis_profiles(_profile_lines(img, 1))
+    py = _down_profiles(_profile_lines(img, 0))
     if img[..., 3].min() != 255:
         return px, py, (False, False)
     p1x, p2x, seams_x = _deblock(*px)
     p1y, p2y, seams_y = _deblock(*py)
     return (p1x, p2x), (p1y, p2y), (seams_x, seams_y)
+
+
+def _profile_lines(img: np.ndarray, axis: int) -> np.ndarray:
+    """The lines the profiles along ``axis`` (1: x, 0: y) are summed over: at most about
+    _PROFILE_LINES rows (for x) or columns (for y), evenly spaced."""
+    if axis == 1:
+        return img[:: max(1, img.shape[0] // _PROFILE_LINES)]
+    return img[:, :: max(1, img.shape[1] // _PROFILE_LINES)]
 
 
 def _deblock(p1: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -870,7 +878,11 @@ _STEP_MIN = 30.0
 
 
 def _split_by_colour(
-    img: np.ndarray, fx: _AxisFit, fy: _AxisFit, min_cell: float = MIN_CELL
+    img: np.ndarray,
+    fx: _AxisFit,
+    fy: _AxisFit,
+    min_cell: float,
+    pixel_noise: Callable[[], float],
 ) -> tuple[AxisGrid, AxisGrid]:
     """The chosen grids, or the grids at half their pitch where the colours show cells that small.
 
@@ -890,15 +902,10 @@ def _split_by_colour(
     hx, hy = (h if h is not None else g for h, g in zip(halves, grids, strict=True))
     reads, npix = _four_point_reads(img, hx, hy)
     cols, opaque = reads[..., :3], reads[..., 3] >= 128
-    noise: list[np.ndarray] = []
-
-    def spread() -> np.ndarray:
-        # Variance of a read's RGB distance from its true colour under the image's pixel noise.
-        # Read only for an axis with three clear steps without it (noise only raises the bar):
-        # most images have none, and the noise costs 0.2-1 ms.
-        if not noise:
-            noise.append(3.0 * _pixel_noise(img) ** 2 / npix)
-        return noise[0]
+    # Variance of a read's RGB distance from its true colour under the image's pixel noise. Read
+    # only for an axis with three clear steps without it (noise only raises the bar): most images
+    # have none, and the noise costs 0.2-1 ms.
+    spread = _once(lambda: 3.0 * pixel_noise() ** 2 / npix)
 
     steps = []
     for i, (half, fit) in enumerate(zip(halves, (fx, fy), strict=True)):
