@@ -56,6 +56,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import TypeVar
 
 import numpy as np
@@ -354,7 +355,9 @@ def _denoised_on_grid(img: np.ndarray, g: AxisGrid, axis: int, noise: float) -> 
     q = _clean(p)
     if q.sum() <= 0:
         return None  # _on_grid_share would call no edges at all a perfect fit
-    return _on_grid_share(q, np.arange(len(q)) + 1.0, g.edges[1:-1], g.cell)
+    marks = g.edges[1:-1]
+    d = _nearest_distance(np.arange(len(q)) + 1.0, marks) if len(marks) else None
+    return _on_grid_share(q, d, g.cell)
 
 
 T = TypeVar("T")
@@ -462,7 +465,7 @@ def _deblock(p1: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.ndarray, bo
     # Whether a real grid made them is judged above the noise floor: pixel noise adds the same to
     # every boundary, and on a noisy image of 8-px cells it hid that the other boundaries carry no
     # edges at all (noise-1114: on/off 5 raw, 111 above the floor; its grid was taken for seams).
-    c = np.maximum(p1 - np.median(p1), 0.0)
+    c = np.maximum(p1 - _median(p1), 0.0)
     on = c[j].mean()
     off = (c.sum() - c[j].sum()) / rest
     # A real grid of pitch 4, 12, 20... puts several times the average energy on every 8k
@@ -543,7 +546,7 @@ def _column_sums(d: np.ndarray) -> np.ndarray:
 def _clean(p: np.ndarray) -> np.ndarray:
     if p.size == 0:
         return p
-    return np.maximum(p - np.median(p), 0.0)
+    return np.maximum(p - _median(p), 0.0)
 
 
 def _coherence_spectrum(p: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -578,7 +581,7 @@ def _peak(freqs: np.ndarray, spec: np.ndarray, fmin: float, fmax: float) -> tupl
     idx = np.flatnonzero(band)
     k = int(idx[np.argmax(spec[idx])])
     f = _parabolic(freqs, spec, k)
-    med = float(np.median(spec[idx])) + 1e-12
+    med = _median(spec[idx]) + 1e-12
     return f, float(spec[k]), float(spec[k] / med)
 
 
@@ -645,7 +648,7 @@ def _axis(
         c1h, c2h = _value_at(f1[:m], s1[:m], f / 2), _value_at(f2[:m], s2[:m], f / 2)
         if c1h >= 0.5 * c and c2h < 0.35 * c1h:
             f, c, ratio = _peak(f1[:m], s1[:m], 0.75 * f / 2, 1.25 * f / 2)
-            ratio = max(ratio, float(c / (np.median(s1[:m][(freqs >= fmin) & (freqs <= fmax)]) + 1e-12)))
+            ratio = max(ratio, float(c / (_median(s1[:m][(freqs >= fmin) & (freqs <= fmax)]) + 1e-12)))
             spec, use_p2 = s1[:m], False
     # Finer grids worth a look: harmonics that keep most of the coherence. Each is tracked and
     # coarsened by the landmark test in _coarsest; the finest result that survives wins.
@@ -837,7 +840,7 @@ class _Tracker:
         self.q = q  # cleaned (noise floor removed)
         self.n = n
         # The level above which a sample counts as a clear edge (for extrapolating margins).
-        self.strong = 0.15 * float(np.percentile(self.q, 99)) if len(self.q) >= 2 else 0.0
+        self.strong = 0.15 * _percentile(self.q, 99) if len(self.q) >= 2 else 0.0
         self._memo: dict[tuple, AxisGrid] = {}
 
     def track(self, cand: _AxisCandidate, borrowed: bool = False) -> AxisGrid:
@@ -965,7 +968,7 @@ def _regular_widths(g: AxisGrid) -> float | None:
     w = np.diff(g.edges[1:-1])
     if not len(w):
         return g.cell
-    med = float(np.median(w))
+    med = _median(w)
     return med if bool((np.abs(w / med - 1) <= 0.4).all()) else None
 
 
@@ -1035,7 +1038,7 @@ def _odd_steps(
     typical = shared_step[shared_clear]
     if not typical.size:
         return 0
-    return int((clear & (step >= 0.5 * float(np.median(typical)))).sum())
+    return int((clear & (step >= 0.5 * _median(typical))).sum())
 
 
 def _square_up(trk: _Tracker, cand: _AxisCandidate, coarse: AxisGrid, fine: AxisGrid) -> AxisGrid:
@@ -1092,9 +1095,7 @@ def _edges_between(q: np.ndarray, grid: AxisGrid, use_p2: bool) -> bool:
     win = max(0, round(0.1 * grid.cell))
     qmax = maximum_filter1d(q, 2 * win + 1) if win else q
     em, eq = _at(qmax, mids, offset), _at(qmax, quarters, offset)
-    strong = em > 3.0 * float(np.percentile(eq, 90)) + 0.05 * float(
-        np.percentile(_at(qmax, marks, offset), 75)
-    )
+    strong = em > 3.0 * _percentile(eq, 90) + 0.05 * _percentile(_at(qmax, marks, offset), 75)
     return bool(strong.sum() >= max(2, 0.1 * len(mids)) and em.mean() > 2.0 * eq.mean())
 
 
@@ -1124,7 +1125,7 @@ def _coarsen(
     # typical on-grid edge -- and carries a fair share of a typical on-grid edge. The bar comes
     # from positions that cannot hold the edges being tested, so many real off-grid edges do not
     # raise it.
-    noise_thr = 2.0 * float(np.percentile(eb, 90)) if len(eb) else 0.0
+    noise_thr = 2.0 * _percentile(eb, 90) if len(eb) else 0.0
     # The same bar read without the window where that reaches a landmark (at pitch 2-3 it picks up
     # the landmarks' own edges); the sprite's extent is between its outermost edges above it.
     win_mid = int(np.ceil(s / 2 - 0.5)) - 1
@@ -1132,7 +1133,7 @@ def _coarsen(
         bare_thr = noise_thr
     else:
         qmid = maximum_filter1d(q, 2 * win_mid + 1) if win_mid > 0 else q
-        bare_thr = 2.0 * float(np.percentile(_at(qmid, mids, offset), 90)) if len(mids) else 0.0
+        bare_thr = 2.0 * _percentile(_at(qmid, mids, offset), 90) if len(mids) else 0.0
     edged_idx = np.flatnonzero(em > bare_thr)
     span = (
         (marks >= marks[edged_idx[0]]) & (marks <= marks[edged_idx[-1]])
@@ -1165,19 +1166,19 @@ def _coarsen(
         off, on = em[~kept & ~dropped], em[kept]
         if not len(on) or not len(off):
             continue
-        typical = float(np.median(on))
+        typical = _median(on)
         if unseen:
             # Sparse art (a frame icon) leaves most landmarks of its grid edge-free, and their
             # median is the noise level: for a guessed pitch, judge by the landmarks with an edge.
-            edged = on[on > 2.0 * float(np.median(eb))] if len(eb) else on
-            typical = float(np.median(edged)) if len(edged) else typical
+            edged = on[on > 2.0 * _median(eb)] if len(eb) else on
+            typical = _median(edged) if len(edged) else typical
         elif typical <= 0.5 * bare_thr and len(edged_idx) >= 4:
             # Most kept landmarks hold nothing but noise: a small sprite on a wide noisy margin,
             # whose landmarks beyond its outermost clear edges are edge-free on any grid. Judge by
             # the landmarks between those edges, when they clearly stand out of the noise there.
             inside = on[span[kept]]
-            if len(inside) and float(np.median(inside)) >= 2.0 * bare_thr:
-                typical = float(np.median(inside))
+            if len(inside) and _median(inside) >= 2.0 * bare_thr:
+                typical = _median(inside)
         thr = max(min(noise_thr, 0.5 * typical), rel * typical)
         # One landmark just over the bar (within a quarter) among dozens is what noise does to a
         # bar set by the 90th percentile of a few dozen samples; a real edge clears it further.
@@ -1267,21 +1268,22 @@ def _track(q: np.ndarray, cand: _AxisCandidate, n: int, borrowed: bool, strong: 
         )
     phase = float(bounds[0] % s) if len(bounds) else 0.0
     marks = edges[1:-1] if not cand.use_p2 else (edges[:-1] + edges[1:]) / 2
-    on_grid = _on_grid_share(q, x, marks, s)
-    blur = 0.0 if cand.use_p2 else _edge_spread(q, x, marks, s)
+    d = _nearest_distance(x, marks) if len(marks) else None
+    on_grid = _on_grid_share(q, d, s)
+    blur = 0.0 if cand.use_p2 else _edge_spread(q, d, s)
     return AxisGrid(s, phase, cand.coherence, cand.ratio, edges, cand.use_p2, on_grid, borrowed, blur)
 
 
-def _edge_spread(q: np.ndarray, x: np.ndarray, marks: np.ndarray, s: float) -> float:
-    """How far the edge energy spreads around the boundaries, as a Gaussian sigma in image px.
+def _edge_spread(q: np.ndarray, d: np.ndarray | None, s: float) -> float:
+    """How far the edge energy spreads around the boundaries, as a Gaussian sigma in image px
+    (``d``: each sample's distance to the nearest landmark, None without landmarks).
 
     A blurred step puts its derivative in a Gaussian around the boundary; the energy-weighted
     median distance is 0.674 sigma. Misregistered (drifting) boundaries widen it too, which is
     what the colour reading should account for either way.
     """
-    if len(marks) == 0 or q.sum() <= 0:
+    if d is None or q.sum() <= 0:
         return 0.0
-    d = _nearest_distance(x, marks)
     near = d <= 0.35 * s
     if not near.any() or q[near].sum() <= 0:
         return 0.0
@@ -1292,15 +1294,41 @@ def _edge_spread(q: np.ndarray, x: np.ndarray, marks: np.ndarray, s: float) -> f
     return med / 0.674
 
 
-def _on_grid_share(q: np.ndarray, x: np.ndarray, marks: np.ndarray, s: float) -> float:
-    """Share of the profile energy within s/4 of a landmark: ~1 for a real grid, ~0.5 for edges
-    that ignore the grid (native-resolution art, photos)."""
+def _on_grid_share(q: np.ndarray, d: np.ndarray | None, s: float) -> float:
+    """Share of the profile energy within s/4 of a landmark (``d`` as in _edge_spread): ~1 for a
+    real grid, ~0.5 for edges that ignore the grid (native-resolution art, photos)."""
     total = q.sum()
     if total <= 0:
         return 1.0  # no edges along this axis: nothing contradicts the grid
-    if len(marks) == 0:
+    if d is None:
         return 0.0
-    return float(q[_nearest_distance(x, marks) <= 0.25 * s].sum() / total)
+    return float(q[d <= 0.25 * s].sum() / total)
+
+
+def _median(v: np.ndarray) -> float:
+    """``np.median`` of a 1-D, NaN-free array, exactly, at a fifth of its cost.
+
+    Grid recovery takes dozens of medians of short arrays per image; np.median's generic path
+    (axis handling, NaN checks, a mean of the middle two) costs more than the partition."""
+    n = len(v)
+    k = n // 2
+    if n % 2:
+        return float(np.partition(v, k)[k])
+    p = np.partition(v, (k - 1, k))
+    return (float(p[k - 1]) + float(p[k])) / 2
+
+
+def _percentile(v: np.ndarray, q: float) -> float:
+    """``np.percentile(v, q)`` (linear method) of a 1-D, NaN-free array, exactly; see _median."""
+    n = len(v)
+    at = (n - 1) * (q / 100)
+    lo = int(at)
+    hi = min(lo + 1, n - 1)
+    p = np.partition(v, (lo, hi))
+    a, b = float(p[lo]), float(p[hi])
+    t = at - lo
+    # numpy's lerp, from whichever end is nearer (this is what makes it exact)
+    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
 
 
 def _nearest_distance(x: np.ndarray, marks: np.ndarray) -> np.ndarray:
@@ -1316,9 +1344,17 @@ def _smooth_sum(z: np.ndarray, sigmas: list[float], weights: list[float]) -> np.
     all of them (convolution is linear; padding for the widest keeps every one from wrapping)."""
     n = len(z)
     m = int(2 ** np.ceil(np.log2(n + 4 * max(sigmas) + 1)))
-    freq2 = (np.pi * np.fft.fftfreq(m)) ** 2
+    freq2 = _squared_frequencies(m)
     gain = sum(w * np.exp(-2 * sigma**2 * freq2) for sigma, w in zip(sigmas, weights, strict=True))
     return np.fft.ifft(np.fft.fft(z, m) * gain)[:n]
+
+
+@cache
+def _squared_frequencies(m: int) -> np.ndarray:
+    """(pi f)^2 for the bins of an m-point FFT; every tracked grid needs one of a few lengths."""
+    freq2 = (np.pi * np.fft.fftfreq(m)) ** 2
+    freq2.flags.writeable = False
+    return freq2
 
 
 def _border_edges_seen(q: np.ndarray, edges: np.ndarray, s: float, offset: float) -> tuple[bool, bool] | None:
@@ -1327,17 +1363,30 @@ def _border_edges_seen(q: np.ndarray, edges: np.ndarray, s: float, offset: float
     if len(edges) < 6 or q.sum() <= 0:
         return None
     win = max(1, round(0.15 * s))
-    inner = _at(maximum_filter1d(q, 2 * win + 1), edges[1:-1], offset)
-    typical = float(np.median(inner[1:-1]))
+    inner = _max_around(q, edges[1:-1], offset, win)
+    typical = _median(inner[1:-1])
     if typical <= 0:
         return None
     return bool(inner[0] > 0.2 * typical), bool(inner[-1] > 0.2 * typical)
+
+
+def _max_around(q: np.ndarray, pos: np.ndarray, offset: float, win: int) -> np.ndarray:
+    """``_at(maximum_filter1d(q, 2 * win + 1), pos, offset)``, read only at ``pos``: for a few
+    dozen boundaries the filter over the whole profile costs more. (The filter's reflected border
+    values lie inside the window anyway, so the window cut at the ends gives the same maximum.)"""
+    i = np.round(pos - offset).astype(np.int64)
+    i = np.minimum(np.maximum(i, 0), len(q) - 1)
+    j = np.minimum(np.maximum(i[:, None] + np.arange(-win, win + 1), 0), len(q) - 1)
+    return q[j].max(axis=1)
 
 
 def _at(qmax: np.ndarray, pos: np.ndarray, offset: float) -> np.ndarray:
     """Profile values (usually max-filtered) at image positions; profile sample i sits at i + offset."""
     i = np.round(pos - offset).astype(np.int64)
     return qmax[np.minimum(np.maximum(i, 0), len(qmax) - 1)]  # not np.clip: see _nearest_distance
+
+
+_AROUND = np.arange(-2, 3)
 
 
 def _sharp_border_steps(q: np.ndarray, edges: np.ndarray, s: float) -> tuple[float | None, float | None]:
@@ -1351,13 +1400,13 @@ def _sharp_border_steps(q: np.ndarray, edges: np.ndarray, s: float) -> tuple[flo
     idx = idx[(idx >= 2) & (idx < len(q) - 2)]
     if len(idx) < 4:
         return None, None
-    near = np.stack([q[idx + d] for d in (-2, -1, 0, 1, 2)])
+    near = q[idx + _AROUND[:, None]]
     peak = near[1:4].max(axis=0)
     # Blur, drift and resampling spread a step over several samples (AI renders: ~0.5 of it in
     # the peak sample); JPEG's ringing leaves ~0.9 of a sharp upscale's there.
     if peak.sum() < 0.8 * near.sum():
         return None, None
-    typical = float(np.median(peak))
+    typical = _median(peak)
     out: list[float | None] = []
     for b in (edges[1], edges[-2]):
         i = round(b - 1)
@@ -1855,7 +1904,7 @@ def _merge_colors(
     # the colour of its clean cells rather than a mean dragged by its contaminated ones.
     if var is not None:
         v = var[opaque]
-        wgt = 1.0 / (v + float(np.median(v)) + 1.0)
+        wgt = 1.0 / (v + _median(v) + 1.0)
     else:
         wgt = np.ones(len(cols))
     # Cells among neighbours of their own colour are read farthest from any other colour (blur
@@ -2029,7 +2078,7 @@ def _snap_blends(
     """
     k = len(means)
     med_var = _group_medians(v, cell_label, k)
-    base = float(np.median(v))
+    base = _median(v)
     blurred = med_var > 4 * base + 1.0
     reliable = (n >= 3) | ~blurred
     fm = means if space is None else means @ space.T
