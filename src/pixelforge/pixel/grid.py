@@ -54,6 +54,7 @@ How it works (per axis, x and y independently):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -566,9 +567,8 @@ def _value_at(freqs: np.ndarray, spec: np.ndarray, f: float, bins: int = 2) -> f
     quarter peak width)."""
     if len(freqs) < 2:
         return 0.0
-    df = freqs[1]
-    k = f / df
-    lo, hi = int(np.floor(k - bins)), int(np.ceil(k + bins))
+    k = f / float(freqs[1])
+    lo, hi = math.floor(k - bins), math.ceil(k + bins)
     lo, hi = max(lo, 0), min(hi, len(spec) - 1)
     return float(spec[lo : hi + 1].max()) if hi >= lo else 0.0
 
@@ -1205,10 +1205,12 @@ def _extrapolate_margins(q: np.ndarray, x: np.ndarray, u: np.ndarray, f: float, 
     a, b = strong[0], strong[-1]
     # Left margin: pitch over the first three cells of clear edges (their landmarks, not samples).
     k = strong[np.searchsorted(u[strong], u[a] + 3)]
-    f_left = float(np.clip((u[k] - u[a]) / (x[k] - x[a]), 0.85 * f, 1.15 * f))
+    f_left = min(
+        max(float((u[k] - u[a]) / (x[k] - x[a])), 0.85 * f), 1.15 * f
+    )  # not np.clip: see _nearest_distance
     u[:a] = u[a] - f_left * (x[a] - x[:a])
     k = strong[np.searchsorted(u[strong], u[b] - 3, side="right") - 1]
-    f_right = float(np.clip((u[b] - u[k]) / (x[b] - x[k]), 0.85 * f, 1.15 * f))
+    f_right = min(max(float((u[b] - u[k]) / (x[b] - x[k])), 0.85 * f), 1.15 * f)
     u[b + 1 :] = u[b] + f_right * (x[b + 1 :] - x[b])
     return u
 
@@ -1432,7 +1434,7 @@ def _merge_small(
     edged: tuple[bool, bool] | None = None,
     sharp: tuple[float | None, float | None] = (None, None),
 ) -> np.ndarray:
-    e = list(edges)
+    e = edges.tolist()  # Python floats: this is scalar work, and numpy scalars cost several times more
     if len(e) > 5:
         # Border slivers: a partial cell at either end either is a cell or belongs to its neighbour.
         # Decide both together so the count matches the line length over the mean interior pitch
@@ -1484,7 +1486,7 @@ def _merge_small(
         any_sharp = sharp != (None, None)
         options = [
             (
-                round(abs(len(e) - 1 - df - dl - target), 1),
+                round(abs(len(e) - 1 - df - dl - target) * 10) / 10,  # to a tenth, as numpy rounds
                 smallest_border(df, dl) < 0.35 * pitch,
                 any_sharp and None not in halves and df + dl == sum(halves) and (df, dl) != halves,
                 (df and edged[0]) + (dl and edged[1]) if edged else 0,
@@ -1607,11 +1609,12 @@ def _sample_cells(
     xi, xs, xm = _pick(xlo, np.maximum(xhi, xlo + 1), _CELL_SAMPLES)
     yi, ys, ym = _pick(ylo, np.maximum(yhi, ylo + 1), _CELL_SAMPLES)
     sub = img.take(yi, axis=0).take(xi, axis=1)  # ~2x faster than fancy indexing
-    sums = np.add.reduceat(np.add.reduceat(sub, ys, axis=0, dtype=np.int64), xs, axis=1).astype(np.float64)
+    # At most 8 x 8 samples a cell: sums fit uint16 (64 * 255), squares int32 (64 * 255^2), and
+    # the narrow sums are cheaper than int64 ones.
+    sums = np.add.reduceat(np.add.reduceat(sub, ys, axis=0, dtype=np.uint16), xs, axis=1, dtype=np.uint16)
     rgb = sub[..., :3].astype(np.int32)
-    sq = np.add.reduceat(np.add.reduceat(rgb * rgb, ys, axis=0, dtype=np.int64), xs, axis=1).astype(
-        np.float64
-    )
+    sq = np.add.reduceat(np.add.reduceat(rgb * rgb, ys, axis=0), xs, axis=1)
+    sums, sq = sums.astype(np.float64), sq.astype(np.float64)
     npix = np.outer(ym, xm).astype(np.float64)
     mean = sums / npix[..., None]
     var = np.maximum(sq / npix[..., None] - mean[..., :3] ** 2, 0).mean(axis=2)
@@ -1730,9 +1733,9 @@ def _finish(
     rgb = np.clip(np.round(mean[..., :3]), 0, 255)
     opaque = mean[..., 3] >= alpha_threshold
     if merge_colors and opaque.any():
-        noise = float(np.median(np.sqrt(cells.var[opaque] / np.maximum(cells.npix[opaque], 1))))
-        spread = float(np.median(np.sqrt(cells.var[opaque])))
-        read = float(np.median(cells.npix[opaque]))
+        noise = _median(np.sqrt(cells.var[opaque] / np.maximum(cells.npix[opaque], 1)))
+        spread = _median(np.sqrt(cells.var[opaque]))
+        read = _median(cells.npix[opaque])
         if img is not None and read < 4:
             # Cells read from one or two pixels (small, blurred cells) show no noise of their own:
             # read it from the image's pixel-to-pixel steps instead.
