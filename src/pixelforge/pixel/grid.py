@@ -54,7 +54,6 @@ How it works (per axis, x and y independently):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -565,12 +564,19 @@ def _coherence_spectrum(p: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 def _value_at(freqs: np.ndarray, spec: np.ndarray, f: float, bins: int = 2) -> float:
     """Coherence near frequency f: the max over the bins within ``bins`` of it (by default a
     quarter peak width)."""
+    return float(_values_at(freqs, spec, np.array([f]), bins)[0])
+
+
+def _values_at(freqs: np.ndarray, spec: np.ndarray, fs: np.ndarray, bins: int = 2) -> np.ndarray:
+    """_value_at at each of the frequencies ``fs`` (0 beyond the spectrum), in one gather."""
     if len(freqs) < 2:
-        return 0.0
-    k = f / float(freqs[1])
-    lo, hi = math.floor(k - bins), math.ceil(k + bins)
-    lo, hi = max(lo, 0), min(hi, len(spec) - 1)
-    return float(spec[lo : hi + 1].max()) if hi >= lo else 0.0
+        return np.zeros(len(fs))
+    k = fs / float(freqs[1])
+    lo = np.maximum(np.floor(k - bins), 0).astype(np.int64)
+    hi = np.minimum(np.ceil(k + bins), len(spec) - 1).astype(np.int64)
+    # Each window spans at most 2 * bins + 2 bins; reading past its end repeats its last bin.
+    j = np.minimum(lo[:, None] + np.arange(2 * bins + 2), hi[:, None])
+    return np.where(hi >= lo, spec[j].max(axis=1), 0.0)
 
 
 def _peak(freqs: np.ndarray, spec: np.ndarray, fmin: float, fmax: float) -> tuple[float, float, float]:
@@ -663,11 +669,9 @@ def _axis(
         # a peak width of fh / m (one cycle over the line, which the tracker follows). A drifting
         # grid's peaks are not exact harmonics: drift-2515's 10.45-px peak was 3 % off twice its
         # 5.08-px harmonic, which fell in a dip, and the sprite came back at twice its size.
-        return [
-            m
-            for m in range(first, last + 1)
-            if fh / m >= fmin and _value_at(freqs, spec, fh / m, _PAD) >= 0.5 * c
-        ]
+        ms = np.arange(first, last + 1)
+        keep = (fh / ms >= fmin) & (_values_at(freqs, spec, fh / ms, _PAD) >= 0.5 * c)
+        return ms[keep].tolist()
 
     fine_list = []
     for h in [1, *harms]:
