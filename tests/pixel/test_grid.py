@@ -1034,3 +1034,18 @@ def test_neighbour_leak_is_taken_out_of_cluster_colours():
     assert (np.sign(fixed - truth) == np.sign(naive - truth)).all()  # and none went past it
     clean = _unmix(truth, true_img.reshape(-1, 3), cell_label, labels, np.ones(len(cols)))
     assert np.abs(clean - truth).max() < 1e-6  # no leak, nothing moves
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=60),
+    st.sampled_from([10.0, 50.0, 75.0, 90.0, 99.0]),
+)
+def test_the_fast_median_and_percentile_give_numpys_floats(values, q):
+    # Grid recovery takes dozens of these per image; the partition-based ones must not move a
+    # single threshold, so they are held to numpy's exact results, not to a tolerance.
+    from pixelforge.pixel.grid import _median, _percentile
+
+    v = np.array(values)
+    assert _median(v) == float(np.median(v))
+    assert _percentile(v, q) == float(np.percentile(v, q))
