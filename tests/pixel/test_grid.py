@@ -1049,3 +1049,29 @@ def test_the_fast_median_and_percentile_give_numpys_floats(values, q):
     v = np.array(values)
     assert _median(v) == float(np.median(v))
     assert _percentile(v, q) == float(np.percentile(v, q))
+
+
+def test_a_jpegd_8x_upscale_on_the_block_grid_keeps_its_palette():
+    # jpeg_integer-2900: 8-px cells at phase 0 are whole JPEG blocks. Each block shifts in colour
+    # as one, so every cell read flat and no colours were merged: 83 came back for 10 (cell
+    # accuracy 0.951). Merged in plain RGB at the smallest distance: 13 colours, 0.976.
+    from benchmarks.pixel.run_grid import score
+    from benchmarks.pixel.synth import make_case
+
+    c = make_case("jpeg_integer", 2900)
+    out = recover_native(c.image)
+    assert out.shape == c.native.shape
+    assert score(out, c.native)["cell"] > 0.97
+    colours = len(np.unique(out.reshape(-1, 4), axis=0))
+    assert colours <= 1.5 * len(np.unique(c.native.reshape(-1, 4), axis=0))
+
+
+def test_a_clean_8x_upscale_keeps_colours_two_levels_apart():
+    # The merge for cells that are whole JPEG blocks needs JPEG's halved chroma: the same grid
+    # without JPEG is clean art, and its near-identical shades are its own.
+    rng = np.random.default_rng(7)
+    base = rng.integers(20, 230, (5, 3))
+    palette = np.concatenate([base, base + 2]).astype(np.uint8)
+    native = np.dstack([palette[rng.integers(0, 10, (24, 20))], np.full((24, 20), 255, np.uint8)])
+    img = np.repeat(np.repeat(native, 8, axis=0), 8, axis=1)
+    assert np.array_equal(recover_native(img), native)
