@@ -71,7 +71,7 @@ _MIN_CELLS = 3
 _PAD = 8  # FFT zero-padding factor: frequency bins 1/8 of the coherence peak width
 _ROW_CHUNK = 128  # lines summed at once; _column_sums relies on <= 128
 _PROFILE_LINES = 192
-_CELL_SAMPLES = 8
+_CELL_SAMPLES = 8  # per cell and axis; at most 16, or the uint16 sums in _sample_cells overflow
 
 
 @dataclass(frozen=True)
@@ -1209,9 +1209,8 @@ def _extrapolate_margins(q: np.ndarray, x: np.ndarray, u: np.ndarray, f: float, 
     a, b = strong[0], strong[-1]
     # Left margin: pitch over the first three cells of clear edges (their landmarks, not samples).
     k = strong[np.searchsorted(u[strong], u[a] + 3)]
-    f_left = min(
-        max(float((u[k] - u[a]) / (x[k] - x[a])), 0.85 * f), 1.15 * f
-    )  # not np.clip: see _nearest_distance
+    # min/max, not np.clip: see _nearest_distance
+    f_left = min(max(float((u[k] - u[a]) / (x[k] - x[a])), 0.85 * f), 1.15 * f)
     u[:a] = u[a] - f_left * (x[a] - x[:a])
     k = strong[np.searchsorted(u[strong], u[b] - 3, side="right") - 1]
     f_right = min(max(float((u[b] - u[k]) / (x[b] - x[k])), 0.85 * f), 1.15 * f)
@@ -1613,8 +1612,8 @@ def _sample_cells(
     xi, xs, xm = _pick(xlo, np.maximum(xhi, xlo + 1), _CELL_SAMPLES)
     yi, ys, ym = _pick(ylo, np.maximum(yhi, ylo + 1), _CELL_SAMPLES)
     sub = img.take(yi, axis=0).take(xi, axis=1)  # ~2x faster than fancy indexing
-    # At most 8 x 8 samples a cell: sums fit uint16 (64 * 255), squares int32 (64 * 255^2), and
-    # the narrow sums are cheaper than int64 ones.
+    # At most _CELL_SAMPLES^2 = 64 samples a cell: sums fit uint16 (64 * 255), squares int32
+    # (64 * 255^2), and the narrow sums are cheaper than int64 ones.
     sums = np.add.reduceat(np.add.reduceat(sub, ys, axis=0, dtype=np.uint16), xs, axis=1, dtype=np.uint16)
     rgb = sub[..., :3].astype(np.int32)
     sq = np.add.reduceat(np.add.reduceat(rgb * rgb, ys, axis=0), xs, axis=1)
