@@ -685,6 +685,49 @@ def test_an_axis_off_its_pitch_takes_the_pitch_of_the_axis_that_passes():
     assert (np.abs(out.astype(int) - icon).max(axis=2) <= 4).all()  # every cell its colour
 
 
+# Pixelarticons "cart" (Gerrit Halfmann, MIT licence; see benchmarks/pixel/real.py).
+_CART = [
+    "........................",
+    "........................",
+    "..####..................",
+    "..####..................",
+    "....##..................",
+    "....##..................",
+    "....##################..",
+    "....##################..",
+    "....##..............##..",
+    "....##..............##..",
+    "....##..............##..",
+    "....##..............##..",
+    "....##..............##..",
+    "....##..............##..",
+    "....##..............##..",
+    "....##################..",
+    "....##################..",
+    "........................",
+    "........................",
+    "......###........###....",
+    "......###........###....",
+    "......###........###....",
+    "........................",
+    "........................",
+]
+
+
+def test_an_axis_at_a_multiple_of_a_chance_2px_period_takes_the_other_axis_pitch():
+    # real_fractional cart of the benchmark's seeds 3000 (14.1x, clean), rendered by the
+    # benchmark's own code and random stream. Its seven column edges share a 2.15-px period by
+    # chance (x coherence 1.00); x took its 7th multiple, 15.07 px, next to y's 14.13, the cells
+    # were not flat, and the image came back as it was.
+    from benchmarks.pixel.synth import render_icon
+
+    icon = _two_colour(_CART, (233, 79, 163), (136, 173, 26))
+    img, _ = render_icon(icon, "real_fractional", np.random.default_rng(23758013))
+    out = recover_native(img)
+    assert out.shape == icon.shape
+    assert np.array_equal(out, icon)
+
+
 def test_native_art_and_photos_have_no_grid():
     rng = np.random.default_rng(3)
     native = make_sprite(64, 64, seed=3)

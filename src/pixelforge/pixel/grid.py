@@ -713,7 +713,10 @@ def _reconcile(gx, gy, q1x, q2x, q1y, q2y, w, h) -> tuple[_AxisFit, _AxisFit] | 
         # along one axis only, which then comes out at about twice the other's pitch: track it at
         # the other axis's pitch instead (finer never loses a detail; coarser does).
         # First, though, an axis whose few edges share a short period only by chance takes the
-        # other's pitch (_coarser_fits); squaring up before it locked that chance pitch in.
+        # other's pitch (_chance_multiple, _coarser_fits); squaring up before it locked that
+        # chance pitch in.
+        tx = _chance_multiple(trk_x, gx, tx, gy, ty)
+        ty = _chance_multiple(trk_y, gy, ty, gx, tx)
         if tx.cell > ty.cell:
             ty = _coarser_fits(trk_y, gy, ty, tx)
             tx = _square_up(trk_x, gx, tx, ty)
@@ -763,6 +766,27 @@ def _pitch_of_passing_axis(trk: _Tracker, cand: _AxisCandidate, own: AxisGrid, o
         if g.on_grid > _ON_GRID:
             return g
     return own
+
+
+def _chance_multiple(
+    trk: _Tracker, cand: _AxisCandidate, own: AxisGrid, other_cand: _AxisCandidate, other: AxisGrid
+) -> AxisGrid:
+    """An axis whose strongest period is the parity coincidence (about 2 px: few edges, all on
+    even pixels) and whose pitch, a multiple of it, came out a little coarser than the other
+    axis's, takes the other's pitch when its edges fit that grid as well.
+
+    real_fractional cart (seeds 3000, 14.1x): its seven column edges share a 2.15-px period (x
+    coherence 1.00), whose 7th multiple, 15.07 px, holds them all; at y's 14.13 px x holds them
+    too, and with x at 15.07 the cells were not flat ("no grid"). Above 1.7 times the other's
+    pitch _square_up decides; a finer pitch than the other's is _coarser_fits' case."""
+    if cand.f < 1.0 / 2.2 or other_cand.f >= 1.0 / 2.2:
+        return own  # the axis's own peak is a real pitch, or both are 2-px grids
+    if not 1.02 < own.cell / other.cell < 1.7:
+        return own
+    if _coherence_at(trk.q, 1.0 / other.cell) < 0.95 * _coherence_at(trk.q, 1.0 / own.cell):
+        return own
+    g = trk.at(1.0 / other.cell, cand)
+    return g if g.on_grid >= own.on_grid - 0.02 else own
 
 
 def _coarser_fits(trk: _Tracker, cand: _AxisCandidate, fine: AxisGrid, coarse: AxisGrid) -> AxisGrid:
