@@ -1118,3 +1118,22 @@ def test_a_clean_8x_upscale_keeps_colours_two_levels_apart():
     native = np.dstack([palette[rng.integers(0, 10, (24, 20))], np.full((24, 20), 255, np.uint8)])
     img = np.repeat(np.repeat(native, 8, axis=0), 8, axis=1)
     assert np.array_equal(recover_native(img), native)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 8), min_size=1, max_size=30), st.integers(1, 20), st.integers(0, 2**32 - 1))
+def test_the_run_sums_give_reduceats_integers(sizes, width, seed):
+    # The cell reads sum runs of up to 8 sampled rows and columns with these instead of
+    # np.add.reduceat, which adds row runs element by element; the sums must be the same.
+    from pixelforge.pixel.grid import _run_sums
+
+    sizes_a = np.array(sizes)
+    starts = np.concatenate([[0], np.cumsum(sizes_a)[:-1]])
+    a = np.random.default_rng(seed).integers(0, 256, (int(sizes_a.sum()), width, 4), dtype=np.uint8)
+    assert np.array_equal(
+        _run_sums(a, starts, sizes_a, 0, np.uint16), np.add.reduceat(a, starts, axis=0, dtype=np.uint16)
+    )
+    b = np.ascontiguousarray(a.swapaxes(0, 1))
+    assert np.array_equal(
+        _run_sums(b, starts, sizes_a, 1, np.uint32), np.add.reduceat(b, starts, axis=1, dtype=np.uint32)
+    )
