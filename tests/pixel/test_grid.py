@@ -670,17 +670,25 @@ _HOTEL_BED = [
 ]
 
 
+def _recovered_benchmark_icon(rows, ink, paper, regime: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A two-colour icon rendered as the benchmark renders it (its code and random stream), and
+    what recover_native makes of that."""
+    from benchmarks.pixel.synth import render_icon
+
+    icon = _two_colour(rows, ink, paper)
+    img, _ = render_icon(icon, regime, np.random.default_rng(seed))
+    return icon, recover_native(img)
+
+
 def test_an_axis_off_its_pitch_takes_the_pitch_of_the_axis_that_passes():
     # real_ai_like hotel-bed of the benchmark's seeds 2000, rendered by the benchmark's own code
     # and random stream (drift, blur, noise, JPEG at 5.11x). Few edges put x's own peak at 7.88 px,
     # between one and two cells, with 0.76 of its edges near its grid; y found 5.10 px (0.87). The
     # image was answered "no grid" and came back as the JPEG it was; x tracked at y's pitch holds
     # 0.81.
-    from benchmarks.pixel.synth import render_icon
-
-    icon = _two_colour(_HOTEL_BED, (122, 217, 54), (30, 103, 197))
-    img, _ = render_icon(icon, "real_ai_like", np.random.default_rng(15839510))
-    out = recover_native(img)
+    icon, out = _recovered_benchmark_icon(
+        _HOTEL_BED, (122, 217, 54), (30, 103, 197), "real_ai_like", 15839510
+    )
     assert out.shape == icon.shape
     assert (np.abs(out.astype(int) - icon).max(axis=2) <= 4).all()  # every cell its colour
 
@@ -719,12 +727,7 @@ def test_an_axis_at_a_multiple_of_a_chance_2px_period_takes_the_other_axis_pitch
     # benchmark's own code and random stream. Its seven column edges share a 2.15-px period by
     # chance (x coherence 1.00); x took its 7th multiple, 15.07 px, next to y's 14.13, the cells
     # were not flat, and the image came back as it was.
-    from benchmarks.pixel.synth import render_icon
-
-    icon = _two_colour(_CART, (233, 79, 163), (136, 173, 26))
-    img, _ = render_icon(icon, "real_fractional", np.random.default_rng(23758013))
-    out = recover_native(img)
-    assert out.shape == icon.shape
+    icon, out = _recovered_benchmark_icon(_CART, (233, 79, 163), (136, 173, 26), "real_fractional", 23758013)
     assert np.array_equal(out, icon)
 
 
