@@ -356,7 +356,7 @@ def _denoised_on_grid(img: np.ndarray, g: AxisGrid, axis: int, noise: float) -> 
     if q.sum() <= 0:
         return None  # _on_grid_share would call no edges at all a perfect fit
     marks = g.edges[1:-1]
-    d = _nearest_distance(np.arange(len(q)) + 1.0, marks) if len(marks) else None
+    d = _landmark_distances(np.arange(len(q)) + 1.0, marks)
     return _on_grid_share(q, d, g.cell)
 
 
@@ -465,7 +465,7 @@ def _deblock(p1: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.ndarray, bo
     # Whether a real grid made them is judged above the noise floor: pixel noise adds the same to
     # every boundary, and on a noisy image of 8-px cells it hid that the other boundaries carry no
     # edges at all (noise-1114: on/off 5 raw, 111 above the floor; its grid was taken for seams).
-    c = np.maximum(p1 - _median(p1), 0.0)
+    c = _clean(p1)
     on = c[j].mean()
     off = (c.sum() - c[j].sum()) / rest
     # A real grid of pitch 4, 12, 20... puts several times the average energy on every 8k
@@ -779,14 +779,11 @@ def _chance_multiple(
     coherence 1.00), whose 7th multiple, 15.07 px, holds them all; at y's 14.13 px x holds them
     too, and with x at 15.07 the cells were not flat ("no grid"). Above 1.7 times the other's
     pitch _square_up decides; a finer pitch than the other's is _coarser_fits' case."""
-    if cand.f < 1.0 / 2.2 or other_cand.f >= 1.0 / 2.2:
+    if not _parity_only(cand) or _parity_only(other_cand):
         return own  # the axis's own peak is a real pitch, or both are 2-px grids
     if not 1.02 < own.cell / other.cell < 1.7:
         return own
-    if _coherence_at(trk.q, 1.0 / other.cell) < 0.95 * _coherence_at(trk.q, 1.0 / own.cell):
-        return own
-    g = trk.at(1.0 / other.cell, cand)
-    return g if g.on_grid >= own.on_grid - 0.02 else own
+    return _fits_as_well(trk, cand, own, other.cell)
 
 
 def _coarser_fits(trk: _Tracker, cand: _AxisCandidate, fine: AxisGrid, coarse: AxisGrid) -> AxisGrid:
@@ -799,13 +796,24 @@ def _coarser_fits(trk: _Tracker, cand: _AxisCandidate, fine: AxisGrid, coarse: A
     11 real icons of 2,488 benchmark cases to half size. From any ratio when the axis's own
     strongest period is that parity coincidence (2 px): large-1801 took a 2-px period's 9th
     multiple, 18 px, at 2.37x the other axis's 42.67 (57x56 for 24x24)."""
-    parity_only = cand.f >= 1.0 / 2.2
-    if coarse.cell / fine.cell <= (1.0 if parity_only else 2.8):
+    if coarse.cell / fine.cell <= (1.0 if _parity_only(cand) else 2.8):
         return fine
-    if _coherence_at(trk.q, 1.0 / coarse.cell) < 0.95 * _coherence_at(trk.q, 1.0 / fine.cell):
-        return fine
-    other = trk.at(1.0 / coarse.cell, cand)
-    return other if other.on_grid >= fine.on_grid - 0.02 else fine
+    return _fits_as_well(trk, cand, fine, coarse.cell)
+
+
+def _parity_only(cand: _AxisCandidate) -> bool:
+    """Whether the axis's own strongest period is the parity coincidence: about 2 px, which few
+    edges that all fall on even pixels share by chance."""
+    return cand.f >= 1.0 / 2.2
+
+
+def _fits_as_well(trk: _Tracker, cand: _AxisCandidate, own: AxisGrid, pitch: float) -> AxisGrid:
+    """The axis tracked at ``pitch`` instead of ``own``'s, when its edges fit that grid as well:
+    at least 0.95 of the coherence at its own pitch, and an on-grid share within 0.02."""
+    if _coherence_at(trk.q, 1.0 / pitch) < 0.95 * _coherence_at(trk.q, 1.0 / own.cell):
+        return own
+    g = trk.at(1.0 / pitch, cand)
+    return g if g.on_grid >= own.on_grid - 0.02 else own
 
 
 def _coherence_at(q: np.ndarray, f: float) -> float:
@@ -1297,7 +1305,7 @@ def _track(q: np.ndarray, cand: _AxisCandidate, n: int, borrowed: bool, strong: 
         )
     phase = float(bounds[0] % s) if len(bounds) else 0.0
     marks = edges[1:-1] if not cand.use_p2 else (edges[:-1] + edges[1:]) / 2
-    d = _nearest_distance(x, marks) if len(marks) else None
+    d = _landmark_distances(x, marks)
     on_grid = _on_grid_share(q, d, s)
     blur = 0.0 if cand.use_p2 else _edge_spread(q, d, s)
     return AxisGrid(s, phase, cand.coherence, cand.ratio, edges, cand.use_p2, on_grid, borrowed, blur)
@@ -1360,6 +1368,12 @@ def _percentile(v: np.ndarray, q: float) -> float:
     return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
 
 
+def _landmark_distances(x: np.ndarray, marks: np.ndarray) -> np.ndarray | None:
+    """Each profile position's distance to the nearest landmark, as _on_grid_share and
+    _edge_spread read it: None where the grid has no landmarks."""
+    return _nearest_distance(x, marks) if len(marks) else None
+
+
 def _nearest_distance(x: np.ndarray, marks: np.ndarray) -> np.ndarray:
     """Distance from each position to the nearest of the sorted, non-empty ``marks``."""
     # np.minimum, not np.clip: this runs thousands of times per image and np.clip's Python-level
@@ -1403,16 +1417,20 @@ def _max_around(q: np.ndarray, pos: np.ndarray, offset: float, win: int) -> np.n
     """``_at(maximum_filter1d(q, 2 * win + 1), pos, offset)``, read only at ``pos``: for a few
     dozen boundaries the filter over the whole profile costs more. (The filter's reflected border
     values lie inside the window anyway, so the window cut at the ends gives the same maximum.)"""
-    i = np.round(pos - offset).astype(np.int64)
-    i = np.minimum(np.maximum(i, 0), len(q) - 1)
+    i = _profile_index(len(q), pos, offset)
     j = np.minimum(np.maximum(i[:, None] + np.arange(-win, win + 1), 0), len(q) - 1)
     return q[j].max(axis=1)
 
 
 def _at(qmax: np.ndarray, pos: np.ndarray, offset: float) -> np.ndarray:
     """Profile values (usually max-filtered) at image positions; profile sample i sits at i + offset."""
+    return qmax[_profile_index(len(qmax), pos, offset)]
+
+
+def _profile_index(n: int, pos: np.ndarray, offset: float) -> np.ndarray:
+    """The profile sample nearest each image position (sample i sits at i + offset), within 0..n-1."""
     i = np.round(pos - offset).astype(np.int64)
-    return qmax[np.minimum(np.maximum(i, 0), len(qmax) - 1)]  # not np.clip: see _nearest_distance
+    return np.minimum(np.maximum(i, 0), n - 1)  # not np.clip: see _nearest_distance
 
 
 _AROUND = np.arange(-2, 3)
