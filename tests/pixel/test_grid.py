@@ -623,11 +623,16 @@ def test_large_cells_at_1024_are_not_halved():
     ],
 )
 def test_benchmark_cases_that_came_back_at_a_fraction_of_the_pitch(case):
+    c = _benchmark_case(case)
+    assert recover_native(c.image).shape == c.native.shape
+
+
+def _benchmark_case(name: str):
+    """The benchmark's case of that name ("regime-seed"), made by the benchmark's own code."""
     from benchmarks.pixel.synth import make_case
 
-    regime, seed = case.rsplit("-", 1)
-    c = make_case(regime, int(seed))
-    assert recover_native(c.image).shape == c.native.shape
+    regime, seed = name.rsplit("-", 1)
+    return make_case(regime, int(seed))
 
 
 @pytest.mark.parametrize("seed", [1402, 1905])
@@ -814,10 +819,8 @@ def test_a_jpegd_4x_upscale_at_phase_0_keeps_its_4px_cells():
 )
 def test_benchmark_cases_once_answered_no_grid_are_recovered(case):
     from benchmarks.pixel.run_grid import score
-    from benchmarks.pixel.synth import make_case
 
-    regime, seed = case.rsplit("-", 1)
-    c = make_case(regime, int(seed))
+    c = _benchmark_case(case)
     out = recover_native(c.image)
     assert out.shape == c.native.shape
     assert score(out, c.native)["cell"] > 0.95
