@@ -1143,3 +1143,22 @@ def test_the_run_sums_give_reduceats_integers(sizes, width, seed):
     assert np.array_equal(
         _run_sums(b, starts, sizes_a, 1, np.uint32), np.add.reduceat(b, starts, axis=1, dtype=np.uint32)
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(-10.0, 10.0, allow_nan=False),
+            # exact half-turn jumps, numpy's boundary case
+            st.sampled_from([np.pi, -np.pi, 0.0, 2 * np.pi]),
+        ),
+        min_size=1,
+        max_size=60,
+    ).map(lambda v: np.cumsum(v))
+)
+@example(np.array([0.0, np.pi, 0.0, -np.pi, np.pi, 2 * np.pi, -np.pi]))
+def test_the_lean_unwrap_gives_numpys_floats(phases):
+    from pixelforge.pixel.grid import _unwrap
+
+    assert np.array_equal(_unwrap(phases), np.unwrap(phases))
