@@ -736,6 +736,49 @@ def test_an_axis_at_a_multiple_of_a_chance_2px_period_takes_the_other_axis_pitch
     assert np.array_equal(out, icon)
 
 
+# Pixelarticons "circle-info-solid" (Gerrit Halfmann, MIT licence; see benchmarks/pixel/real.py).
+_CIRCLE_INFO_SOLID = [
+    "........................",
+    "........................",
+    "......############......",
+    "......############......",
+    "....################....",
+    "....################....",
+    "..####################..",
+    "..#########..#########..",
+    "..#########..#########..",
+    "..####################..",
+    "..####################..",
+    "..#########..#########..",
+    "..#########..#########..",
+    "..#########..#########..",
+    "..#########..#########..",
+    "..#########..#########..",
+    "..#########..#########..",
+    "..####################..",
+    "....################....",
+    "....################....",
+    "......############......",
+    "......############......",
+    "........................",
+    "........................",
+]
+
+
+def test_an_icon_in_two_pixel_strokes_keeps_its_one_pixel_grid_when_blurred():
+    # real_ai_like circle-info-solid of the benchmark's seeds 3100 (5.48x, drift, blur, noise,
+    # JPEG). Its 2-px strokes put the strongest period at 12.3 px, a misread two cells, holding
+    # 0.96 of the edges; the true 5.5-px grid (the i's odd boundaries) held 0.85 on its narrower
+    # window and lost: 11x11 for 24x24. Read on the same window the 12.3-px grid holds 0.61.
+    icon, out = _recovered_benchmark_icon(
+        _CIRCLE_INFO_SOLID, (161, 25, 166), (255, 185, 3), "real_ai_like", 24550412
+    )
+    from benchmarks.pixel.run_grid import score
+
+    assert out.shape == icon.shape
+    assert score(out, icon)["cell"] > 0.99  # JPEG shifts a few cells' colours, none past ΔE 5 but one
+
+
 def test_native_art_and_photos_have_no_grid():
     rng = np.random.default_rng(3)
     native = make_sprite(64, 64, seed=3)

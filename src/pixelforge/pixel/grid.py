@@ -1106,7 +1106,9 @@ def _coarsest(trk: _Tracker, cand: _AxisCandidate) -> AxisGrid:
         c = _AxisCandidate(f, cand.coherence, cand.ratio, cand.use_p2)
         # Going finer than the strongest period needs clear edges on the extra landmarks.
         g = _coarsen(trk, c, mults, 0.1 if i == 0 else 0.3, unseen)
-        if best is None or (g.cell < best.cell * 0.9 and g.on_grid >= best.on_grid - 0.05):
+        if best is None or (
+            g.cell < 0.9 * best.cell and g.on_grid >= _finer_bar(trk.q, best, g, unseen) - 0.05
+        ):
             best = g
     assert best is not None
     # Blur hides the harmonics of a grid whose edges mostly fall on every other boundary; look for
@@ -1117,6 +1119,31 @@ def _coarsest(trk: _Tracker, cand: _AxisCandidate) -> AxisGrid:
         if finer.on_grid >= best.on_grid - 0.05:
             best = finer
     return best
+
+
+def _finer_bar(q: np.ndarray, best: AxisGrid, finer: AxisGrid, unseen: bool) -> float:
+    """The on-grid share a finer grid that survived its own coarsening must about reach to replace
+    ``best``: best's own share, or, where best is a misread two-cell period, best's share read
+    with the finer grid's window.
+
+    Icons drawn in 2-px strokes give a strongest period of about two cells, read from so few
+    edges up to a quarter off (12.3 px for 2 x 5.5 on circle-info-solid); their own nearby peak
+    (``unseen``) then finds the true cells. Blur spreads each edge over the same pixels whatever
+    the pitch, so a finer grid's quarter-cell window holds less of it: circle-info-solid's true
+    5.5-px grid held 0.85 against the 12.3-px one's 0.96, which holds 0.61 read alike. Only
+    where best is about two finer cells but not twice one (1.75-2.6 times the finer pitch, at
+    least 0.1 off 2): under a right pitch its half (drifting, JPEG'd grids) keeps the plain bar,
+    and so do the other guesses (read alike, JPEG's 16-px chroma blocks passed next to 19.7-px
+    cells, 0.90 against 0.94, and pitches 1.6-1.7 times finer passed next to right ones).
+    """
+    r = best.cell / finer.cell
+    misread = unseen and 1.75 <= r <= 2.6 and abs(r - 2) >= 0.1
+    if not misread:
+        return best.on_grid
+    e = best.edges
+    marks = e[1:-1] if not best.soft else (e[:-1] + e[1:]) / 2
+    d = _landmark_distances(np.arange(len(q)) + (1.5 if best.soft else 1.0), marks)
+    return _on_grid_share(q, d, finer.cell)
 
 
 def _edges_between(q: np.ndarray, grid: AxisGrid, use_p2: bool) -> bool:
