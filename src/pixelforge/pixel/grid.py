@@ -606,7 +606,7 @@ class _AxisCandidate:
     coherence: float
     ratio: float
     use_p2: bool
-    fine: list = field(default_factory=list)  # [(frequency, multiples to try)]
+    fine: list = field(default_factory=list)  # finer grids worth a look (see _axis)
 
 
 def _axis(
@@ -673,9 +673,11 @@ def _axis(
         keep = (fh / ms >= fmin) & (_values_at(freqs, spec, fh / ms, _PAD) >= 0.5 * c)
         return ms[keep].tolist()
 
+    # (frequency, multiples to try, a guess the spectrum does not vouch for, and whether that guess
+    # may be judged on its own window against a misread two-cell period: see _finer_bar)
     fine_list = []
     for h in [1, *harms]:
-        fine_list.append((f * h, (1, *multiples(f * h, 2, 16 * h)), False))
+        fine_list.append((f * h, (1, *multiples(f * h, 2, 16 * h)), False, False))
     if 2 not in harms and 2 * f <= fmax:
         # Art drawn mostly in 2-px strokes, few edges: the strongest period is about two cells and,
         # from so few edges, up to a tenth off (measured 1.7-2.6 cells on JPEG'd icons), so twice
@@ -687,8 +689,12 @@ def _axis(
         if fh > 0 and seams and abs(1.0 / fh - 8.0) < 0.15:
             fh = 0.0
         if fh > 0:
+            # Not on its own window where it may be JPEG's 8-px blocks, or their 16-px chroma
+            # blocks, seams or not (ai_like-3328: 8.00 next to 14.1 at 14x came back at 8 px; its
+            # noise hid the halved chroma from _chroma_subsampling, so any image).
+            blocks = min(abs(1.0 / fh - 8.0), abs(1.0 / fh - 16.0)) < 0.15
             # Twice that period is the strongest one, whatever the spectrum says exactly there.
-            fine_list.append((fh, (1, 2, *multiples(fh, 3, 32)), True))
+            fine_list.append((fh, (1, 2, *multiples(fh, 3, 32)), True, not blocks))
     return _AxisCandidate(f, c, ratio, use_p2, fine_list)
 
 
@@ -1102,12 +1108,12 @@ def _coarsest(trk: _Tracker, cand: _AxisCandidate) -> AxisGrid:
     The finest surviving grid wins.
     """
     best: AxisGrid | None = None
-    for i, (f, mults, unseen) in enumerate(cand.fine or [(cand.f, (1,), False)]):
+    for i, (f, mults, unseen, own_window) in enumerate(cand.fine or [(cand.f, (1,), False, False)]):
         c = _AxisCandidate(f, cand.coherence, cand.ratio, cand.use_p2)
         # Going finer than the strongest period needs clear edges on the extra landmarks.
         g = _coarsen(trk, c, mults, 0.1 if i == 0 else 0.3, unseen)
         if best is None or (
-            g.cell < 0.9 * best.cell and g.on_grid >= _finer_bar(trk.q, best, g, unseen) - 0.05
+            g.cell < 0.9 * best.cell and g.on_grid >= _finer_bar(trk.q, best, g, own_window) - 0.05
         ):
             best = g
     assert best is not None
@@ -1121,23 +1127,24 @@ def _coarsest(trk: _Tracker, cand: _AxisCandidate) -> AxisGrid:
     return best
 
 
-def _finer_bar(q: np.ndarray, best: AxisGrid, finer: AxisGrid, unseen: bool) -> float:
+def _finer_bar(q: np.ndarray, best: AxisGrid, finer: AxisGrid, own_window: bool) -> float:
     """The on-grid share a finer grid that survived its own coarsening must about reach to replace
     ``best``: best's own share, or, where best is a misread two-cell period, best's share read
     with the finer grid's window.
 
     Icons drawn in 2-px strokes give a strongest period of about two cells, read from so few
     edges up to a quarter off (12.3 px for 2 x 5.5 on circle-info-solid); their own nearby peak
-    (``unseen``) then finds the true cells. Blur spreads each edge over the same pixels whatever
-    the pitch, so a finer grid's quarter-cell window holds less of it: circle-info-solid's true
-    5.5-px grid held 0.85 against the 12.3-px one's 0.96, which holds 0.61 read alike. Only
-    where best is about two finer cells but not twice one (1.75-2.6 times the finer pitch, at
-    least 0.1 off 2): under a right pitch its half (drifting, JPEG'd grids) keeps the plain bar,
-    and so do the other guesses (read alike, JPEG's 16-px chroma blocks passed next to 19.7-px
-    cells, 0.90 against 0.94, and pitches 1.6-1.7 times finer passed next to right ones).
+    (``own_window``: that guess, unless it is JPEG's block size) then finds the true cells. Blur
+    spreads each edge over the same pixels whatever the pitch, so a finer grid's quarter-cell
+    window holds less of it: circle-info-solid's true 5.5-px grid held 0.85 against the 12.3-px
+    one's 0.96, which holds 0.61 read alike. Only where best is about two finer cells but not
+    twice one (1.75-2.6 times the finer pitch, at least 0.1 off 2): under a right pitch its half
+    (drifting, JPEG'd grids) keeps the plain bar, and so do the other guesses (read alike, JPEG's
+    16-px chroma blocks passed next to 19.7-px cells, 0.90 against 0.94, and pitches 1.6-1.7
+    times finer passed next to right ones).
     """
     r = best.cell / finer.cell
-    misread = unseen and 1.75 <= r <= 2.6 and abs(r - 2) >= 0.1
+    misread = own_window and 1.75 <= r <= 2.6 and abs(r - 2) >= 0.1
     if not misread:
         return best.on_grid
     e = best.edges
