@@ -839,13 +839,14 @@ def test_jpeg_upscales_keep_small_and_block_sized_cells(k):
     assert recover_native(img).shape[:2] == native.shape[:2]
 
 
-def test_a_jpegd_4x_upscale_at_phase_0_keeps_its_4px_cells():
-    # jpeg_integer-2706: at phase 0 a 4x grid's odd 2-px boundaries hold JPEG's chroma steps, and
-    # the 2-px harmonic survived the landmark test (86x96 for 43x48). On a JPEG with halved chroma
-    # a 2-px harmonic is no candidate.
-    from benchmarks.pixel.synth import make_case
-
-    c = make_case("jpeg_integer", 2706)
+@pytest.mark.parametrize("case", ["jpeg_integer-2706", "jpeg_integer-3307"])
+def test_a_jpegd_upscale_at_phase_0_keeps_its_cells_not_their_halves(case):
+    # jpeg_integer-2706 (4x): at phase 0 the grid's odd 2-px boundaries hold JPEG's chroma steps,
+    # and the 2-px harmonic survived the landmark test (86x96 for 43x48); jpeg_integer-3307 (5x):
+    # the 2.5-px harmonic's odd landmarks lie within half a pixel of the 2-px chroma blocks' and
+    # the 8-px blocks' boundaries (90x82 for 45x41). On a JPEG with halved chroma a harmonic under
+    # 3 px is no candidate.
+    c = _benchmark_case(case)
     assert recover_native(c.image).shape == c.native.shape
 
 

@@ -659,10 +659,12 @@ def _axis(
     # Finer grids worth a look: harmonics that keep most of the coherence. Each is tracked and
     # coarsened by the landmark test in _coarsest; the finest result that survives wins.
     harms = [h for h in (2, 3) if f * h <= fmax and _value_at(freqs, spec, f * h) >= 0.85 * c]
-    # No 2-px harmonic on a JPEG with halved chroma: its chroma steps spread over the 2-px chroma
-    # blocks and put edges on every odd 2-px boundary of a 4x grid at phase 0, which kept the
-    # 2-px grid (jpeg_integer-2706: 86x96 for 43x48). A real 2-px grid is its own strongest peak.
-    harms = [h for h in harms if abs(1.0 / (f * h) - 2.0) >= 0.1 or not subsampled()]
+    # No harmonic under 3 px on a JPEG with halved chroma: its chroma steps spread over the 2-px
+    # chroma blocks and put edges on every odd 2-px boundary of a 4x grid at phase 0, which kept
+    # the 2-px grid (jpeg_integer-2706: 86x96 for 43x48); a 5x grid's 2.5-px harmonic has its odd
+    # landmarks within half a pixel of those blocks' boundaries (jpeg_integer-3307: 90x82 for
+    # 45x41). A real grid that fine is its own strongest peak.
+    harms = [h for h in harms if 1.0 / (f * h) >= 3.0 or not subsampled()]
 
     def multiples(fh: float, first: int, last: int) -> list[int]:
         # Coarser grids worth a try from fh: multiples whose period keeps half the coherence within
