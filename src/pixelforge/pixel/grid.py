@@ -691,10 +691,12 @@ def _axis(
         if fh > 0 and seams and abs(1.0 / fh - 8.0) < 0.15:
             fh = 0.0
         if fh > 0:
-            # Not on its own window where it may be JPEG's 8-px blocks, or their 16-px chroma
-            # blocks, seams or not (ai_like-3328: 8.00 next to 14.1 at 14x came back at 8 px; its
-            # noise hid the halved chroma from _chroma_subsampling, so any image).
-            blocks = min(abs(1.0 / fh - 8.0), abs(1.0 / fh - 16.0)) < 0.15
+            # Not on its own window where it may be JPEG's blocks: 2-px chroma (also the parity
+            # coincidence, see _parity_only), 8-px, 16-px chroma, seams or not (ai_like-3328: 8.00
+            # next to 14.1 at 14x came back at 8 px, real_ai_like algorithm-sharp 2.00 next to
+            # 4.54 "no grid"; noise can hide the halved chroma from _chroma_subsampling, so any
+            # image).
+            blocks = min(abs(1.0 / fh - b) for b in (2.0, 8.0, 16.0)) < 0.15
             # Twice that period is the strongest one, whatever the spectrum says exactly there.
             fine_list.append((fh, (1, 2, *multiples(fh, 3, 32)), True, not blocks))
     return _AxisCandidate(f, c, ratio, use_p2, fine_list)
