@@ -740,14 +740,17 @@ def _reconcile(gx, gy, q1x, q2x, q1y, q2y, w, h) -> tuple[_AxisFit, _AxisFit] | 
 
 
 def _peak_pitch_on_both(fx: _AxisFit, fy: _AxisFit) -> tuple[AxisGrid, AxisGrid]:
-    """Both axes failing the on-grid test after coarsening: either axis's own spectral peak, when
+    """Either axis failing the on-grid test after coarsening: either axis's own spectral peak, when
     finer than what was chosen, tracked on both axes, taken when both pass there.
 
     Only images that would otherwise be answered "no grid" get here. Heavy blur on 5-px cells
     (blur-2410, seeds 2400) coarsened x from its 5.08-px peak to 25.4 px, holding 0.64 of its
-    edges, while y took a 36-px peak; at 5.08 px both axes hold 0.91-0.94."""
+    edges, while y took a 36-px peak; at 5.08 px both axes hold 0.91-0.94. One axis can pass
+    at its coarse pitch: blur-3508 (seeds 3500, 10.7x) coarsened x's 10.73-px peak eightfold and
+    held 0.802 there, y took a 121.6-px peak (0.31) and failed at x's pitch too; at 10.73 px
+    both axes hold 0.88."""
     tx, ty = fx.grid, fy.grid
-    if tx.on_grid > _ON_GRID or ty.on_grid > _ON_GRID:
+    if tx.on_grid > _ON_GRID and ty.on_grid > _ON_GRID:
         return tx, ty
     for cand in (fx.cand, fy.cand):
         if 1.0 / cand.f >= 0.9 * min(tx.cell, ty.cell):
