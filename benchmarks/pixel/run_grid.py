@@ -206,11 +206,17 @@ def run_anchor(name: str, py: Path, jobs: Path, outdir: Path, n: int, timeout: i
         )
     except subprocess.TimeoutExpired:
         print(f"  {name}: timed out", file=sys.stderr)
-    meta_path = outdir / name / "times.json"
+    return _saved_outputs(outdir / name, n)
+
+
+def _saved_outputs(tool_dir: Path, n: int) -> tuple[list, list, dict]:
+    """An anchor's saved outputs, times and errors: an output counts only where its worker
+    reported a time (times.json), else it is a failure (None)."""
+    meta_path = tool_dir / "times.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"times": {}, "errors": {}}
     outs, times = [], []
     for i in range(n):
-        p = outdir / name / f"{i}.png"
+        p = tool_dir / f"{i}.png"
         t = meta["times"].get(str(i))
         outs.append(load_rgba(p) if p.exists() and t is not None else None)
         times.append(t)
@@ -407,14 +413,11 @@ def rescore(out: Path) -> None:
     cases = benchmark_cases(regimes, last - first + 1, first)
     tools = list(next(iter(results["regimes"].values())))
     for tool in tools:
-        outs = []
-        for i in range(len(cases)):
-            png = out / tool / f"{i}.png"
-            outs.append(load_rgba(png) if png.exists() else None)
-        if tool != "pixelforge":  # an anchor's output counts only where it reported a time
-            meta_path = out / tool / "times.json"
-            times = json.loads(meta_path.read_text())["times"] if meta_path.exists() else {}
-            outs = [o if str(i) in times else None for i, o in enumerate(outs)]
+        if tool == "pixelforge":  # run in-process: no times.json, every output saved
+            pngs = [out / tool / f"{i}.png" for i in range(len(cases))]
+            outs = [load_rgba(png) if png.exists() else None for png in pngs]
+        else:
+            outs = _saved_outputs(out / tool, len(cases))[0]
         for regime in regimes:
             idx = [i for i, c in enumerate(cases) if c.regime == regime]
             results["regimes"][regime][tool].update(_accuracy(outs, cases, idx))

@@ -743,7 +743,8 @@ def _peak_pitch_on_both(fx: _AxisFit, fy: _AxisFit) -> tuple[AxisGrid, AxisGrid]
     """Either axis failing the on-grid test after coarsening: either axis's own spectral peak, when
     finer than what was chosen, tracked on both axes, taken when both pass there.
 
-    Only images that would otherwise be answered "no grid" get here. Heavy blur on 5-px cells
+    Only images with an axis failing the plain on-grid test get here: would-be "no grid"
+    answers, unless pixel noise rescues that axis later (_judged_on_grid). Heavy blur on 5-px cells
     (blur-2410, seeds 2400) coarsened x from its 5.08-px peak to 25.4 px, holding 0.64 of its
     edges, while y took a 36-px peak; at 5.08 px both axes hold 0.91-0.94. One axis can pass
     at its coarse pitch: blur-3508 (seeds 3500, 10.7x) coarsened x's 10.73-px peak eightfold and
@@ -1154,21 +1155,19 @@ def _finer_bar(q: np.ndarray, best: AxisGrid, finer: AxisGrid, own_window: bool)
     misread = own_window and 1.75 <= r <= 2.6 and abs(r - 2) >= 0.1
     if not misread:
         return best.on_grid
-    e = best.edges
-    marks = e[1:-1] if not best.soft else (e[:-1] + e[1:]) / 2
-    d = _landmark_distances(np.arange(len(q)) + (1.5 if best.soft else 1.0), marks)
+    marks = _landmarks(best.edges, best.soft)
+    d = _landmark_distances(np.arange(len(q)) + _sample_offset(best.soft), marks)
     return _on_grid_share(q, d, finer.cell)
 
 
 def _edges_between(q: np.ndarray, grid: AxisGrid, use_p2: bool) -> bool:
-    e = grid.edges
-    marks = e[1:-1] if not use_p2 else (e[:-1] + e[1:]) / 2
+    marks = _landmarks(grid.edges, use_p2)
     if len(marks) < 4:
         return False
     a, b = marks[:-1], marks[1:]
     mids = (a + b) / 2
     quarters = np.concatenate([0.75 * a + 0.25 * b, 0.25 * a + 0.75 * b])
-    offset = 1.5 if use_p2 else 1.0
+    offset = _sample_offset(use_p2)
     win = max(0, round(0.1 * grid.cell))
     qmax = maximum_filter1d(q, 2 * win + 1) if win else q
     em, eq = _at(qmax, mids, offset), _at(qmax, quarters, offset)
@@ -1187,12 +1186,11 @@ def _coarsen(
     fine = trk.track(cand)
     s = fine.cell
     # Landmarks: where q peaks for this grid (boundaries for p1, cell centres for p2).
-    e = fine.edges
-    marks = e[1:-1] if not cand.use_p2 else (e[:-1] + e[1:]) / 2
+    marks = _landmarks(fine.edges, cand.use_p2)
     if len(marks) < 4:
         return fine
     mids = (marks[:-1] + marks[1:]) / 2
-    offset = 1.5 if cand.use_p2 else 1.0
+    offset = _sample_offset(cand.use_p2)
     win = max(1, round(0.25 * s))
 
     qmax = maximum_filter1d(q, 2 * win + 1)
@@ -1226,7 +1224,7 @@ def _coarsen(
         # landmark somewhere and the residue classes would swap halfway along).
         coarse = trk.at(cand.f / m, cand)
         ce = coarse.edges
-        cmarks = ce[1:-1] if not cand.use_p2 else (ce[:-1] + ce[1:]) / 2
+        cmarks = _landmarks(ce, cand.use_p2)
         if len(cmarks) < 2:
             break
         widths = np.diff(ce[1:-1])
@@ -1335,7 +1333,7 @@ def _track(q: np.ndarray, cand: _AxisCandidate, n: int, borrowed: bool, strong: 
     ``strong``: the profile level of a clear edge (see :class:`_Tracker`)."""
     f = cand.f
     # Sample positions in continuous image coordinates (pixel i spans [i, i+1)).
-    offset = 1.5 if cand.use_p2 else 1.0
+    offset = _sample_offset(cand.use_p2)
     x = np.arange(len(q)) + offset
     u = _cell_coordinate(q, x, f, borrowed)
     if not borrowed:
@@ -1359,7 +1357,7 @@ def _track(q: np.ndarray, cand: _AxisCandidate, n: int, borrowed: bool, strong: 
             edges, s, _border_edges_seen(q, edges, s, offset), _sharp_border_steps(q, edges, s)
         )
     phase = float(bounds[0] % s) if len(bounds) else 0.0
-    marks = edges[1:-1] if not cand.use_p2 else (edges[:-1] + edges[1:]) / 2
+    marks = _landmarks(edges, cand.use_p2)
     d = _landmark_distances(x, marks)
     on_grid = _on_grid_share(q, d, s)
     blur = 0.0 if cand.use_p2 else _edge_spread(q, d, s)
@@ -1421,6 +1419,18 @@ def _percentile(v: np.ndarray, q: float) -> float:
     t = at - lo
     # numpy's lerp, from whichever end is nearer (this is what makes it exact)
     return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
+
+
+def _landmarks(edges: np.ndarray, soft: bool) -> np.ndarray:
+    """Where a grid's edges peak in its profile: the inner boundaries on the first difference, or
+    (``soft``: bilinear ramps, read on the second difference) the cell centres."""
+    return edges[1:-1] if not soft else (edges[:-1] + edges[1:]) / 2
+
+
+def _sample_offset(soft: bool) -> float:
+    """The image position of profile sample 0: the first difference's sample i is the step onto
+    pixel i + 1, the second difference's is centred half a pixel further."""
+    return 1.5 if soft else 1.0
 
 
 def _landmark_distances(x: np.ndarray, marks: np.ndarray) -> np.ndarray | None:
